@@ -1,0 +1,82 @@
+/* Exception decoding and interrupt dispatch. */
+#include "arch/trap.h"
+#include "arch/cpu.h"
+#include "arch/x86.h"
+#include "klib.h"
+#include "log.h"
+#include "panic.h"
+
+static irq_handler_fn handlers[256];
+
+static const char *const exception_names[32] = {
+    [0] = "divide error", [1] = "debug", [2] = "non-maskable interrupt", [3] = "breakpoint",
+    [4] = "overflow", [5] = "bound range exceeded", [6] = "invalid opcode",
+    [7] = "device not available", [8] = "double fault", [9] = "coprocessor segment overrun",
+    [10] = "invalid TSS", [11] = "segment not present", [12] = "stack-segment fault",
+    [13] = "general protection fault", [14] = "page fault", [16] = "x87 floating-point error",
+    [17] = "alignment check", [18] = "machine check", [19] = "SIMD floating-point exception",
+    [20] = "virtualization exception", [21] = "control protection exception",
+    [28] = "hypervisor injection exception", [29] = "VMM communication exception",
+    [30] = "security exception",
+};
+
+const char *trap_name(uint64_t vector)
+{
+    if (vector < 32)
+        return exception_names[vector] ? exception_names[vector] : "reserved exception";
+    if (vector == VEC_LAPIC_TIMER)
+        return "timer interrupt";
+    if (vector == VEC_SPURIOUS)
+        return "spurious interrupt";
+    return "interrupt";
+}
+
+void trap_describe_error(uint64_t vector, uint64_t error, char *buf, unsigned long len)
+{
+    switch (vector) {
+    case VEC_PAGE_FAULT:
+        ksnprintf(buf, len, "%s %s page%s%s from %s mode",
+                  (error & PF_FETCH) ? "instruction fetch from" : (error & PF_WRITE) ? "write to" : "read of",
+                  (error & PF_PRESENT) ? "a protected" : "a not-present",
+                  (error & PF_RESERVED) ? ", reserved bit set in a paging entry" : "",
+                  (error & PF_PKEY) ? ", protection-key violation" : "",
+                  (error & PF_USER) ? "user" : "kernel");
+        break;
+    case VEC_INVALID_TSS:
+    case VEC_SEGMENT_NOT_PRESENT:
+    case VEC_STACK_FAULT:
+    case VEC_GENERAL_PROTECTION:
+        if (error == 0)
+            ksnprintf(buf, len, "no selector involved");
+        else
+            ksnprintf(buf, len, "selector index %lu in the %s%s", (error >> 3) & 0x1fff,
+                      (error & 2) ? "IDT" : (error & 4) ? "LDT" : "GDT",
+                      (error & 1) ? " (external event)" : "");
+        break;
+    case VEC_CONTROL_PROTECTION:
+        ksnprintf(buf, len, "control-protection kind %lu", error & 0x7fff);
+        break;
+    default:
+        ksnprintf(buf, len, "-");
+        break;
+    }
+}
+
+void trap_set_handler(uint8_t vector, irq_handler_fn fn) { handlers[vector] = fn; }
+
+void trap_dispatch(struct trap_frame *f)
+{
+    if (f->vector >= VEC_IRQ_BASE) {
+        if (handlers[f->vector])
+            handlers[f->vector](f);
+        else if (f->vector != VEC_SPURIOUS)
+            log_warn("unexpected interrupt vector %lu", f->vector);
+        return;
+    }
+    if (handlers[f->vector]) { /* kernel self-tests catch their own exceptions */
+        handlers[f->vector](f);
+        return;
+    }
+    /* User faults become fault messages once threads exist; a kernel fault is a bug. */
+    panic_trap(f);
+}

@@ -1,0 +1,26 @@
+/* Interrupt controllers and timers: legacy PIC (masked), PIT (calibration only), local APIC
+ * (timer, IPIs), IOAPIC (device interrupts). */
+#ifndef KEEL_ARCH_APIC_H
+#define KEEL_ARCH_APIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+void pic_disable(void);
+
+/* Busy-waits `us` microseconds on PIT channel 2 (boot-time calibration only). */
+void pit_wait_us(uint32_t us);
+
+void lapic_init(uint64_t phys);
+uint32_t lapic_id(void);
+void lapic_eoi(void);
+/* Measures the LAPIC timer and TSC against the PIT; returns false if the timer does not count. */
+bool lapic_timer_calibrate(void);
+void lapic_timer_start(uint32_t hz);
+uint64_t lapic_timer_hz(void);  /* LAPIC timer input clock after the divider */
+uint64_t tsc_khz(void);
+
+void ioapic_init(uint8_t id, uint64_t phys, uint32_t gsi_base);
+uint32_t ioapic_gsi_count(void);
+
+#endif

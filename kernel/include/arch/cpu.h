@@ -1,0 +1,70 @@
+/* Per-CPU state, reached through GS in the kernel (GS base = &percpu). Designed for SMP from
+ * the start: nothing CPU-specific lives in plain globals. */
+#ifndef KEEL_ARCH_CPU_H
+#define KEEL_ARCH_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MAX_CPUS 16
+#define IST_STACK_SIZE 8192
+#define KERNEL_STACK_SIZE 16384
+
+#define GDT_KERNEL_CODE 0x08
+#define GDT_KERNEL_DATA 0x10
+#define GDT_USER_DATA 0x18 /* sysret: user SS = STAR[63:48] + 8 */
+#define GDT_USER_CODE 0x20 /* sysret: user CS = STAR[63:48] + 16 */
+#define GDT_TSS 0x28
+#define GDT_ENTRIES 7
+
+enum ist_slot { IST_DOUBLE_FAULT = 1, IST_NMI = 2, IST_MACHINE_CHECK = 3 };
+
+struct __attribute__((packed)) tss {
+    uint32_t reserved0;
+    uint64_t rsp[3];
+    uint64_t reserved1;
+    uint64_t ist[7];
+    uint64_t reserved2;
+    uint16_t reserved3;
+    uint16_t iomap_base;
+    /* I/O permission bitmap: one bit per port, set = denied; one extra 0xff byte ends it. */
+    uint8_t iomap[65536 / 8 + 1];
+};
+
+/* Counters of TLB work, per CPU (DESIGN.md §6). */
+struct tlb_counters {
+    uint64_t cr3_flush;    /* CR3 loads that flush non-global entries */
+    uint64_t cr3_noflush;  /* CR3 loads with the PCID no-flush bit */
+    uint64_t invlpg;
+    uint64_t invpcid[4];   /* by INVPCID type */
+    uint64_t full_flush;
+    uint64_t shootdown_sent, shootdown_received;
+};
+
+struct percpu {
+    struct percpu *self;   /* gs:0, so C can find its own block */
+    uint64_t kernel_rsp;   /* gs:8, loaded by the syscall entry */
+    uint64_t user_rsp;     /* gs:16, user RSP parked by the syscall entry */
+    uint32_t index;        /* 0 = boot CPU */
+    uint32_t apic_id;
+    uint64_t ticks;
+    bool in_panic;
+    struct tlb_counters tlb;
+    uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
+    struct tss tss __attribute__((aligned(16)));
+    uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
+};
+
+static inline struct percpu *this_cpu(void)
+{
+    struct percpu *p;
+    __asm__ volatile("mov %%gs:0, %0" : "=r"(p));
+    return p;
+}
+
+void cpu_init_boot(void);       /* GDT, TSS, GS for the boot CPU */
+struct percpu *cpu_get(uint32_t index);
+void idt_init(void);
+void idt_load(void);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# check-boot.sh [--status N] [--expect REGEX]... [--reject REGEX]... -- BOOT/QEMU ARGS
+# Boots an image through boot/qemu, then checks the exit status and the serial log.
+set -uo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+want_status=0 expects=() rejects=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --status) want_status=$2; shift 2 ;;
+    --expect) expects+=("$2"); shift 2 ;;
+    --reject) rejects+=("$2"); shift 2 ;;
+    --) shift; break ;;
+    *) echo "check-boot: unknown option $1" >&2; exit 64 ;;
+  esac
+done
+log=$(mktemp "${TMPDIR:-/tmp}/keel-serial.XXXXXX")
+trap 'rm -f "$log"' EXIT
+"$here/boot/qemu" --no-build --headless --serial-log "$log" "$@" </dev/null >/dev/null 2>"$log.err"
+status=$?
+fail=0
+if [ "$status" != "$want_status" ]; then
+  echo "FAIL: boot/qemu $* exited $status, expected $want_status"
+  fail=1
+fi
+for re in "${expects[@]}"; do
+  grep -aEq -- "$re" "$log" || { echo "FAIL: serial output lacks /$re/"; fail=1; }
+done
+for re in "${rejects[@]}"; do
+  if grep -aEq -- "$re" "$log"; then echo "FAIL: serial output has /$re/"; fail=1; fi
+done
+if [ "$fail" = 1 ]; then
+  echo "---- serial output ----"; tr -d '\r' < "$log"
+  echo "---- boot/qemu stderr ----"; cat "$log.err"
+fi
+rm -f "$log.err"
+exit $fail
