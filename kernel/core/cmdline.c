@@ -23,6 +23,7 @@ static const struct option options[] = {
     { "umip", OPT_TRISTATE, FIELD(umip), 0, 0 },
     { "selftest", OPT_FLAG, FIELD(selftest), 0, 0 },
     { "quiet", OPT_FLAG, FIELD(quiet_boot), 0, 0 },
+    { "test_panic", OPT_FLAG, FIELD(test_panic), 0, 0 },
     { "timer_hz", OPT_UINT, FIELD(timer_hz), CMDLINE_TIMER_HZ_MIN, CMDLINE_TIMER_HZ_MAX },
 };
 
@@ -45,6 +46,7 @@ void cmdline_defaults(struct kernel_options *o)
         .umip = TRI_AUTO,
         .selftest = false,
         .quiet_boot = false,
+        .test_panic = false,
         .timer_hz = 100,
     };
 }

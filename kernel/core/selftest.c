@@ -213,8 +213,18 @@ static void run(const char *name, bool (*fn)(void))
     }
 }
 
+/* Checks the panic screen end to end (boot test "boot.panic"): a kernel page fault at a known
+ * address from a known function. */
+__attribute__((noinline)) static void selftest_provoke_panic(void)
+{
+    kprintf("selftest: provoking a kernel page fault at 0xdead0000\n");
+    *(volatile uint64_t *)0xdead0000ul = 1;
+}
+
 int selftest_run(void)
 {
+    if (boot.options.test_panic)
+        selftest_provoke_panic();
     kprintf("selftest: kernel self-tests\n");
     run("kernel_image_wx", test_wx_image);
     run("direct_map", test_direct_map);

@@ -17,6 +17,7 @@ struct kernel_options {
     enum tristate pcid, invpcid, pku, smep, smap, umip;
     bool selftest;     /* "selftest" (also =1, =0): run the kernel self-tests then exit QEMU */
     bool quiet_boot;   /* "quiet" (also =1, =0) */
+    bool test_panic;   /* "test_panic": with selftest, provoke a kernel page fault to check the panic path */
     uint32_t timer_hz; /* timer_hz=N, 10..10000, default 100 */
 };
 

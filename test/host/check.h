@@ -1,6 +1,7 @@
 /* A minimal unit-test harness for the host tests: TEST(name) registers a test, CHECK* record
  * failures without stopping the test, main() runs everything and prints one line per test and a
- * summary. One test file per executable. */
+ * summary. Exactly one file of each executable defines CHECK_MAIN before including this, which
+ * provides main() and the harness state; an executable may have further test files. */
 #ifndef KEEL_CHECK_H
 #define KEEL_CHECK_H
 
@@ -18,20 +19,11 @@ struct check_test {
     void (*fn)(void);
 };
 
-static struct check_test check_tests[CHECK_MAX_TESTS];
-static int check_test_count;
-static int check_current_failures;
+void check_register(const char *name, void (*fn)(void));
+void check_fail(const char *file, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void check_register(const char *name, void (*fn)(void))
-{
-    if (check_test_count == CHECK_MAX_TESTS) {
-        fprintf(stderr, "check.h: more than %d tests; raise CHECK_MAX_TESTS\n", CHECK_MAX_TESTS);
-        return;
-    }
-    check_tests[check_test_count++] = (struct check_test){ name, fn };
-}
-
-/* Constructors run before main in definition order, so tests run in the order they are written. */
+/* Constructors run before main in definition order, so tests run in the order they are written
+ * (file by file in link order). */
 #define TEST(name)                                                                                 \
     static void name(void);                                                                        \
     __attribute__((constructor)) static void check_register_##name(void)                           \
@@ -39,18 +31,6 @@ static void check_register(const char *name, void (*fn)(void))
         check_register(#name, name);                                                               \
     }                                                                                              \
     static void name(void)
-
-__attribute__((format(printf, 3, 4))) static void check_fail(const char *file, int line,
-                                                             const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stdout, "    %s:%d: ", file, line);
-    vfprintf(stdout, fmt, ap);
-    fputc('\n', stdout);
-    va_end(ap);
-    check_current_failures++;
-}
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
@@ -83,6 +63,31 @@ __attribute__((format(printf, 3, 4))) static void check_fail(const char *file, i
                        check_h_ ? check_h_ : "(null)", check_n_);                                  \
     } while (0)
 
+#ifdef CHECK_MAIN
+static struct check_test check_tests[CHECK_MAX_TESTS];
+static int check_test_count;
+static int check_current_failures;
+
+void check_register(const char *name, void (*fn)(void))
+{
+    if (check_test_count == CHECK_MAX_TESTS) {
+        fprintf(stderr, "check.h: more than %d tests; raise CHECK_MAX_TESTS\n", CHECK_MAX_TESTS);
+        return;
+    }
+    check_tests[check_test_count++] = (struct check_test){ name, fn };
+}
+
+void check_fail(const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stdout, "    %s:%d: ", file, line);
+    vfprintf(stdout, fmt, ap);
+    fputc('\n', stdout);
+    va_end(ap);
+    check_current_failures++;
+}
+
 int main(void)
 {
     int passed = 0, failed = 0;
@@ -101,5 +106,6 @@ int main(void)
     printf("%d passed, %d failed\n", passed, failed);
     return failed || check_test_count == 0 ? 1 : 0;
 }
+#endif
 
 #endif

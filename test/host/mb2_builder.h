@@ -122,4 +122,29 @@ static inline void mb_shdr(struct mb *b, uint32_t name, uint32_t type, uint64_t 
     mb_u64(b, entsize);
 }
 
+static inline void mb_rsdp_bytes(uint8_t *r, uint8_t revision)
+{
+    memset(r, 0, 36);
+    memcpy(r, "RSD PTR ", 8);
+    memcpy(r + 9, "BOCHS ", 6);
+    r[15] = revision;
+}
+
+/* Five sections: null, .text, .symtab (linking section 3), .strtab (of type str_type),
+ * .shstrtab; entsize, shndx, the symtab's link and address are the caller's to break. */
+static inline void mb_elf_sections(struct mb *m, uint32_t entsize, uint32_t shndx,
+                                   uint32_t sym_link, uint32_t str_type, uint64_t sym_addr)
+{
+    mb_begin(m, 9);
+    mb_u32(m, 5);
+    mb_u32(m, entsize);
+    mb_u32(m, shndx);
+    mb_shdr(m, 0, 0, 0, 0, 0, 0);                       /* null section */
+    mb_shdr(m, 1, 1, 0xffffffff80100000, 0x8000, 0, 0); /* .text */
+    mb_shdr(m, 7, 2, sym_addr, 24 * 40, sym_link, 24);  /* .symtab */
+    mb_shdr(m, 15, str_type, 0x401000, 0x900, 0, 0);    /* .strtab */
+    mb_shdr(m, 23, 3, 0x402000, 0x40, 0, 0);            /* .shstrtab */
+    mb_end(m);
+}
+
 #endif

@@ -1,4 +1,5 @@
 /* kvsnprintf/ksnprintf/diag_set: the kernel's only formatter, used for every log line. */
+#define CHECK_MAIN
 #include "check.h"
 #include "klib.h"
 

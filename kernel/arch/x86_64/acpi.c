@@ -199,22 +199,20 @@ static int parse_madt(const struct table *t, struct acpi_info *out, struct diag 
         }
         const uint8_t *e = t->p + off;
         uint8_t type = e[0], len = e[1];
-        const char *what = NULL;
-        uint32_t bound = 0;
-        if (len < 2) {
-            what = "below";
-            bound = 2;
-        } else if (len > t->len - off) {
-            what = "overrunning the table, which has bytes left:";
-            bound = t->len - off;
-        } else if (len < madt_entry_min_len(type)) {
-            what = "below";
-            bound = madt_entry_min_len(type);
-        }
-        if (what) {
-            diag_set(d, "acpi: MADT at 0x%llx: entry type %u (%s) at offset 0x%x has length %u, "
-                     "%s %u", (unsigned long long)t->phys, type, madt_entry_name(type), off, len,
-                     what, bound);
+        uint32_t left = t->len - off;
+        uint32_t need = len < 2 ? 2 : madt_entry_min_len(type);
+        if (len < need || len > left) {
+            int n = ksnprintf(d ? d->msg : NULL, d ? sizeof d->msg : 0,
+                              "acpi: MADT at 0x%llx: entry type %u (%s) at offset 0x%x has length "
+                              "%u, ", (unsigned long long)t->phys, type, madt_entry_name(type),
+                              off, len);
+            if (d && n > 0 && (size_t)n < sizeof d->msg) {
+                if (len < need)
+                    ksnprintf(d->msg + n, sizeof d->msg - (size_t)n, "below %u", need);
+                else
+                    ksnprintf(d->msg + n, sizeof d->msg - (size_t)n,
+                              "but only %u bytes remain in the table", left);
+            }
             return -1;
         }
         switch (type) {
@@ -250,7 +248,7 @@ static int parse_madt(const struct table *t, struct acpi_info *out, struct diag 
 static void parse_hpet(const struct table *t, struct acpi_info *out, struct diag *d)
 {
     if (t->len < HPET_MIN_LEN) {
-        warn(d, "acpi: HPET at 0x%llx has length %u, below %u; ignored",
+        warn(d, "acpi: HPET at 0x%llx has length %u, below %u, ignored",
              (unsigned long long)t->phys, t->len, HPET_MIN_LEN);
         return;
     }

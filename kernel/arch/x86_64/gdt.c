@@ -18,6 +18,11 @@ static uint64_t segment(uint32_t flags_access)
     return 0x000f00000000fffful | ((uint64_t)flags_access << 40);
 }
 
+_Static_assert(__builtin_offsetof(struct percpu, kernel_rsp) == PERCPU_KERNEL_RSP, "entry code offset");
+_Static_assert(__builtin_offsetof(struct percpu, user_rsp) == PERCPU_USER_RSP, "entry code offset");
+_Static_assert(__builtin_offsetof(struct percpu, ctx_top) == PERCPU_CTX_TOP, "entry code offset");
+_Static_assert(__builtin_offsetof(struct percpu, current) == PERCPU_CURRENT, "entry code offset");
+
 struct percpu *cpu_get(uint32_t index) { return index < MAX_CPUS ? &cpus[index] : 0; }
 
 static void gdt_setup(struct percpu *c)

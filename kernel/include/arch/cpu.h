@@ -41,19 +41,38 @@ struct tlb_counters {
     uint64_t shootdown_sent, shootdown_received;
 };
 
+struct tcb;
+
+/* Per-CPU scheduler state: one ready queue per priority and a two-level bitmap of non-empty ones. */
+struct run_queue {
+    struct tcb *head[256], *tail[256];
+    uint64_t bitmap[4];
+};
+
 struct percpu {
     struct percpu *self;   /* gs:0, so C can find its own block */
-    uint64_t kernel_rsp;   /* gs:8, loaded by the syscall entry */
+    uint64_t kernel_rsp;   /* gs:8, the kernel stack, loaded by every entry from user mode */
     uint64_t user_rsp;     /* gs:16, user RSP parked by the syscall entry */
+    uint64_t ctx_top;      /* gs:24, end of the current thread's register file (entry saves below it) */
+    struct tcb *current;   /* gs:32, NULL while idle */
     uint32_t index;        /* 0 = boot CPU */
     uint32_t apic_id;
     uint64_t ticks;
     bool in_panic;
+    bool need_resched;
+    bool slice_expired;
     struct tlb_counters tlb;
+    struct run_queue rq;
+    struct tcb *fpu_owner; /* whose FPU state the registers hold */
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
 };
+
+#define PERCPU_KERNEL_RSP 8
+#define PERCPU_USER_RSP 16
+#define PERCPU_CTX_TOP 24
+#define PERCPU_CURRENT 32
 
 static inline struct percpu *this_cpu(void)
 {
@@ -63,6 +82,7 @@ static inline struct percpu *this_cpu(void)
 }
 
 void cpu_init_boot(void);       /* GDT, TSS, GS for the boot CPU */
+void cpu_init_syscall(void);    /* SYSCALL/SYSRET MSRs and FPU control for this CPU */
 struct percpu *cpu_get(uint32_t index);
 void idt_init(void);
 void idt_load(void);
