@@ -12,6 +12,7 @@
 #include "log.h"
 #include "panic.h"
 #include "platform.h"
+#include "sched.h"
 #include "symbols.h"
 
 #ifndef KEEL_VERSION
@@ -138,6 +139,9 @@ static void setup_acpi(void)
     }
     if (d.msg[0])
         log_warn("%s", d.msg);
+    if (boot.acpi.cpus_dropped)
+        log_warn("acpi: %u more CPUs than the kernel's table of %u; they stay offline", boot.acpi.cpus_dropped,
+                 ACPI_MAX_CPUS);
     boot.have_acpi = true;
     const struct acpi_info *a = &boot.acpi;
     char cpus[128] = "";
@@ -155,6 +159,7 @@ static void timer_tick(struct trap_frame *f)
     (void)f;
     this_cpu()->ticks++;
     lapic_eoi();
+    sched_tick();
 }
 
 static void lapic_error(struct trap_frame *f)
@@ -192,6 +197,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     serial_init();
     cpu_init_boot();
     idt_init();
+    cpu_init_syscall();
     kprintf("\nKeel %s (x86-64) booting\n", KEEL_VERSION);
     if (magic != MB2_BOOTLOADER_MAGIC)
         panic("not started by a multiboot2 loader (EAX = %#x, expected %#x)", magic, MB2_BOOTLOADER_MAGIC);
@@ -235,11 +241,14 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     boot.boot_us = khz ? (rdtsc() - entry_tsc) * 1000 / khz : 0;
     log_info("boot: kernel initialised in %lu us", boot.boot_us);
 
-    if (boot.options.selftest) {
-        int failures = selftest_run();
-        platform_exit(failures ? EXIT_FAIL : EXIT_PASS);
-    }
-    log_info("Keel is up; no root task yet: idling");
-    for (;;)
-        halt();
+    if (boot.options.selftest && selftest_run() != 0)
+        platform_exit(EXIT_FAIL);
+    bool started = root_task_create();
+    if (!started && boot.options.selftest)
+        platform_exit(boot.mb.module_count ? EXIT_FAIL : EXIT_PASS);
+    if (!started)
+        log_info("Keel is up with no root task: idling");
+    irq_disable();
+    schedule(); /* idles until a thread is runnable */
+    arch_return_to_user();
 }

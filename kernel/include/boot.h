@@ -21,5 +21,7 @@ extern uint64_t boot_tsc;
 
 /* Kernel self-tests for the test image until the guest suite exists; returns failures. */
 int selftest_run(void);
+/* Builds the root task from the first boot module; false if there is none or it is unusable. */
+bool root_task_create(void);
 
 #endif

@@ -26,11 +26,35 @@ isr_table_start:
     .endr
 
 trap_common:
-    /* Entered from user mode? Then switch to the kernel GS base. */
     testb $3, 24(%rsp)                      /* CS, above vector and error */
-    jz 1f
+    jz from_kernel
+    /* From user mode: the CPU switched to TSS.RSP0, the end of the current thread's register
+     * file, so these pushes complete the thread's saved context in its TCB. */
     swapgs
-1:  pushq %rax
+    pushq %rax
+    pushq %rbx
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %rbp
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    cld
+    mov %rsp, %rdi
+    mov %gs:8, %rsp                         /* PERCPU_KERNEL_RSP */
+    xor %ebp, %ebp
+    call trap_from_user
+    jmp return_to_user
+
+from_kernel:
+    pushq %rax
     pushq %rbx
     pushq %rcx
     pushq %rdx
@@ -48,8 +72,6 @@ trap_common:
     cld
     mov %rsp, %rdi
     call trap_dispatch
-    .global trap_return
-trap_return:
     popq %r15
     popq %r14
     popq %r13
@@ -66,7 +88,4 @@ trap_return:
     popq %rbx
     popq %rax
     addq $16, %rsp                          /* vector, error */
-    testb $3, 8(%rsp)
-    jz 2f
-    swapgs
-2:  iretq
+    iretq

@@ -59,7 +59,10 @@ bool lapic_timer_calibrate(void)
     wr(REG_LVT_TIMER, LVT_MASKED);
     wr(REG_TIMER_INIT, 0xffffffffu);
     uint64_t tsc0 = rdtsc();
-    pit_wait_us(CALIBRATION_US);
+    if (!pit_wait_us(CALIBRATION_US)) {
+        log_error("pit: channel 2 never finished counting; cannot calibrate the LAPIC timer");
+        return false;
+    }
     uint32_t elapsed = 0xffffffffu - rd(REG_TIMER_CURRENT);
     uint64_t tsc1 = rdtsc();
     wr(REG_TIMER_INIT, 0);

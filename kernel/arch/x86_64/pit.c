@@ -8,7 +8,7 @@
 #define PIT_MODE 0x43
 #define PORT_B 0x61
 
-void pit_wait_us(uint32_t us)
+bool pit_wait_us(uint32_t us)
 {
     uint32_t count = (uint32_t)((uint64_t)PIT_HZ * us / 1000000u);
     if (count > 0xffff)
@@ -21,7 +21,13 @@ void pit_wait_us(uint32_t us)
     outb(PIT_CH2, (uint8_t)count);
     outb(PIT_CH2, (uint8_t)(count >> 8));
     outb(PORT_B, (b & ~0x02) | 0x01);   /* gate on: counting starts */
+    /* Bounded: a machine without a working PIT must not hang the boot here. */
+    uint64_t spins = 0;
     while (!(inb(PORT_B) & 0x20))
-        cpu_relax();
+        if (++spins > 100000000ull) {
+            outb(PORT_B, b & ~0x03);
+            return false;
+        }
     outb(PORT_B, b & ~0x03);
+    return true;
 }

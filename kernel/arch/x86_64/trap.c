@@ -1,5 +1,6 @@
 /* Exception decoding and interrupt dispatch. */
 #include "arch/trap.h"
+#include "arch/apic.h"
 #include "arch/cpu.h"
 #include "arch/x86.h"
 #include "klib.h"
@@ -69,14 +70,20 @@ void trap_dispatch(struct trap_frame *f)
     if (f->vector >= VEC_IRQ_BASE) {
         if (handlers[f->vector])
             handlers[f->vector](f);
-        else if (f->vector != VEC_SPURIOUS)
+        else if (f->vector != VEC_SPURIOUS) {
             log_warn("unexpected interrupt vector %lu", f->vector);
+            lapic_eoi(); /* or it would block every interrupt of lower priority */
+        }
         return;
     }
     if (handlers[f->vector]) { /* kernel self-tests catch their own exceptions */
         handlers[f->vector](f);
         return;
     }
-    /* User faults become fault messages once threads exist; a kernel fault is a bug. */
+    if (f->vector == VEC_NMI && (f->cs & 3)) {
+        log_warn("NMI while in user mode (ignored)");
+        return;
+    }
+    /* User faults arrive through trap_from_user; a fault in the kernel is a kernel bug. */
     panic_trap(f);
 }

@@ -8,8 +8,9 @@
 
 void pic_disable(void);
 
-/* Busy-waits `us` microseconds on PIT channel 2 (boot-time calibration only). */
-void pit_wait_us(uint32_t us);
+/* Busy-waits `us` microseconds on PIT channel 2 (boot-time calibration only); false if the PIT
+ * never finished counting. */
+bool pit_wait_us(uint32_t us);
 
 void lapic_init(uint64_t phys);
 uint32_t lapic_id(void);

@@ -55,7 +55,8 @@ static inline int keel_msg_is_error(keel_msginfo_t m) { return (m & KEEL_MSG_ERR
 enum keel_error {
     KEEL_OK = 0,
     KEEL_E_INVALID_ARGUMENT = 1,   /* MR0 = index of the bad argument */
-    KEEL_E_INVALID_CAPABILITY = 2, /* wrong type or null; MR0 = 0 for the invoked cap, i+1 for extra cap i */
+    KEEL_E_INVALID_CAPABILITY = 2, /* a cap of the wrong type; MR0 = 0 for the invoked cap, i+1 for extra cap i.
+                                      An empty slot is KEEL_E_FAILED_LOOKUP with KEEL_LOOKUP_MISSING_CAP. */
     KEEL_E_ILLEGAL_OPERATION = 3,  /* not an operation of this object, or not in its current state */
     KEEL_E_RANGE = 4,              /* MR0 = argument index, MR1 = minimum, MR2 = maximum allowed */
     KEEL_E_ALIGNMENT = 5,          /* MR0 = argument index, MR1 = required alignment */
@@ -83,7 +84,7 @@ enum keel_rights {
     KEEL_RIGHT_READ = 1 << 0,        /* endpoints: receive; frames: map readable */
     KEEL_RIGHT_WRITE = 1 << 1,       /* endpoints: send; notifications: signal; frames: map writable */
     KEEL_RIGHT_GRANT = 1 << 2,       /* endpoints: send capabilities along with a message */
-    KEEL_RIGHT_GRANT_REPLY = 1 << 3, /* endpoints: Call (the receiver may reply) */
+    KEEL_RIGHT_GRANT_REPLY = 1 << 3, /* endpoints: a Call through this cap accepts caps in the reply */
     KEEL_RIGHTS_ALL = 0xf,
 };
 
@@ -142,13 +143,15 @@ enum keel_invocation {
     KEEL_CNODE_REVOKE,         /* MR0 index, MR1 depth: delete every descendant */
     KEEL_CNODE_ROTATE,         /* MR0 dest index, MR1 dest depth, MR2 pivot index, MR3 pivot depth,
                                   MR4 src index, MR5 src depth, MR6 pivot badge, MR7 dest badge:
-                                  pivot -> dest, src -> pivot (all within the invoked CNode) */
+                                  pivot -> dest (gets the dest badge), src -> pivot (gets the pivot
+                                  badge), all within the invoked CNode; dest == src swaps */
 
     /* TCB */
-    KEEL_TCB_CONFIGURE = 32,   /* extra caps: CSpace root CNode, VSpace root, IPC buffer frame, fault endpoint;
-                                  MR0 IPC buffer virtual address, MR1 CSpace guard, MR2 guard bits.
+    KEEL_TCB_CONFIGURE = 32,   /* extra caps: CSpace root CNode, VSpace root, IPC buffer frame;
+                                  MR0 IPC buffer virtual address, MR1 CSpace guard, MR2 guard bits,
+                                  MR3 fault endpoint cptr (in the invoker's CSpace).
                                   A null cap (cptr 0) leaves that part as it is. */
-    KEEL_TCB_SET_PRIORITY,     /* MR0 priority (<= the invoker's MCP); extra cap 0: the authority TCB */
+    KEEL_TCB_SET_PRIORITY,     /* MR0 priority (<= the authority's MCP); extra cap 0: the authority TCB */
     KEEL_TCB_SET_MC_PRIORITY,  /* MR0 maximum controlled priority (<= the authority's MCP); extra cap 0: authority */
     KEEL_TCB_SET_IPC_BUFFER,   /* MR0 virtual address; extra cap 0: the frame */
     KEEL_TCB_READ_REGISTERS,   /* reply: MR0.. = struct keel_user_regs in order */
@@ -165,7 +168,8 @@ enum keel_invocation {
 
     /* Debug capability */
     KEEL_DEBUG_CHECK_INVARIANTS = 64, /* reply: MR0 violations found (0 = all good); details in the kernel log */
-    KEEL_DEBUG_CAP_IDENTIFY,          /* MR0 cptr: reply MR0 cap type, MR1 rights, MR2 badge, MR3 object address */
+    KEEL_DEBUG_CAP_IDENTIFY,          /* MR0 cptr: reply MR0 cap type (0 for an empty slot), MR1 rights, MR2 the
+                                         cap's data word (badge; CNode guard; Untyped size), MR3 object address */
     KEEL_DEBUG_TLB_COUNTERS,          /* MR0 CPU: reply MR0.. = struct keel_tlb_counters in order */
     KEEL_DEBUG_EXIT,                  /* MR0 status (0 pass, 1 fail): end the emulator (test images) */
     KEEL_DEBUG_KERNEL_INFO,           /* reply: MR0 tick count, MR1 TSC kHz, MR2 timer Hz, MR3 flags (bit 0 debug build, bit 1 fastpath) */
@@ -175,7 +179,6 @@ enum keel_invocation {
 /* Fault messages: a faulting thread sends a Call to its fault endpoint with one of these labels.
  * Reply with label 0 to resume the thread (after fixing its registers), or leave it blocked. */
 enum keel_fault {
-    KEEL_FAULT_CAP = 1,        /* MR0 the cptr, MR1 the syscall number, MR2 the lookup error */
     KEEL_FAULT_VM = 2,         /* MR0 RIP, MR1 faulting address, MR2 page-fault error code (bit 5: protection key) */
     KEEL_FAULT_EXCEPTION = 3,  /* MR0 RIP, MR1 vector, MR2 error code, MR3 RSP */
     KEEL_FAULT_UNKNOWN_SYSCALL = 4, /* MR0 RIP, MR1 the syscall number */

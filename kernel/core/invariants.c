@@ -1,0 +1,128 @@
+/* The invariant checker: walks every kernel data structure it can reach and reports what is
+ * inconsistent. Tests call it after every test, so a bug shows in the test that caused it. */
+#include "arch/cpu.h"
+#include "arch/layout.h"
+#include "log.h"
+#include "object/cdt.h"
+#include "object/debug.h"
+#include "object/tcb.h"
+#include "sched.h"
+
+static unsigned violations;
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            violations++;                                                                          \
+            log_error("invariant: " __VA_ARGS__);                                                  \
+        }                                                                                          \
+    } while (0)
+
+static bool inside(uint64_t lo, uint64_t hi, uint64_t a, uint64_t b) { return a >= lo && b <= hi && a <= b; }
+
+/* Physical extent of an object cap, for the "children lie inside their Untyped" check. */
+static bool object_extent(const struct cap *c, uint64_t *start, uint64_t *end)
+{
+    uint64_t size;
+    switch (c->type) {
+    case KEEL_OBJ_UNTYPED: *start = c->obj; *end = c->obj + c->word1; return true;
+    case KEEL_OBJ_FRAME_4K: *start = c->obj; *end = c->obj + 4096; return true;
+    case KEEL_OBJ_FRAME_2M: *start = c->obj; *end = c->obj + (2ull << 20); return true;
+    case KEEL_OBJ_FRAME_1G: *start = c->obj; *end = c->obj + (1ull << 30); return true;
+    case KEEL_OBJ_TCB: size = 1ull << KEEL_TCB_SIZE_BITS; break;
+    case KEEL_OBJ_ENDPOINT: size = 1ull << KEEL_ENDPOINT_SIZE_BITS; break;
+    case KEEL_OBJ_NOTIFICATION: size = 1ull << KEEL_NOTIFICATION_SIZE_BITS; break;
+    case KEEL_OBJ_REPLY: size = 1ull << KEEL_REPLY_SIZE_BITS; break;
+    case KEEL_OBJ_CNODE: size = 1ull << (c->radix + KEEL_SLOT_SIZE_BITS); break;
+    case KEEL_OBJ_PML4: case KEEL_OBJ_PDPT: case KEEL_OBJ_PD: case KEEL_OBJ_PT: size = 4096; break;
+    default: return false;
+    }
+    *start = virt_to_phys((const void *)c->obj);
+    *end = *start + size;
+    return true;
+}
+
+static void check_slot(struct cte *s)
+{
+    for (struct cte *c = s->first_child; c; c = c->next) {
+        CHECK(c->parent == s, "slot %p: child %p names parent %p", (void *)s, (void *)c, (void *)c->parent);
+        CHECK(!c->next || c->next->prev == c, "slot %p: sibling links broken", (void *)c);
+        CHECK(c->cap.type != KEEL_CAP_NULL, "slot %p: an empty slot is in the derivation tree", (void *)c);
+        if (s != &cdt_root && s->cap.type == KEEL_OBJ_UNTYPED && !cap_same_object(&s->cap, &c->cap)) {
+            uint64_t a, b;
+            if (object_extent(&c->cap, &a, &b))
+                CHECK(inside(s->cap.obj, s->cap.obj + s->cap.word2, a, b),
+                      "object %lx-%lx lies outside its Untyped's used part %lx-%lx", a, b, s->cap.obj,
+                      s->cap.obj + s->cap.word2);
+        }
+        if (s != &cdt_root && s->cap.type != KEEL_OBJ_UNTYPED)
+            CHECK(cap_same_object(&s->cap, &c->cap), "slot %p: a copy refers to another object", (void *)c);
+    }
+    if (s != &cdt_root && s->cap.type == KEEL_OBJ_UNTYPED)
+        CHECK(s->cap.word2 <= s->cap.word1, "untyped %lx: watermark %lx beyond size %lx", s->cap.obj, s->cap.word2,
+              s->cap.word1);
+}
+
+/* Depth-first over the whole tree without recursion, using the parent links. */
+static void walk_cdt(void)
+{
+    struct cte *s = &cdt_root;
+    unsigned long visited = 0;
+    while (s) {
+        check_slot(s);
+        if (++visited > (1ul << 26)) {
+            CHECK(false, "derivation tree walk does not end (a cycle?)");
+            return;
+        }
+        if (s->first_child) {
+            s = s->first_child;
+            continue;
+        }
+        while (s && s != &cdt_root && !s->next)
+            s = s->parent;
+        s = (s && s != &cdt_root) ? s->next : 0;
+    }
+}
+
+static void check_threads(void)
+{
+    struct percpu *c = this_cpu();
+    for (struct tcb *t = tcb_list; t; t = t->all_next) {
+        CHECK(!t->all_next || t->all_next->all_prev == t, "tcb list links broken at %p", (void *)t);
+        CHECK(t->in_run_queue == 0 || t->state == TS_RUNNING, "tcb %p queued to run in state %u", (void *)t,
+              t->state);
+        if (t->state == TS_BLOCKED_REPLY)
+            CHECK(t->reply && t->reply->caller == t, "tcb %p waits for a reply nobody can send", (void *)t);
+        if (t->state == TS_BLOCKED_SEND || t->state == TS_BLOCKED_RECV || t->state == TS_BLOCKED_NOTIFICATION)
+            CHECK(t->blocked_on != 0, "tcb %p blocked on nothing", (void *)t);
+        if (t->state == TS_BLOCKED_SEND || t->state == TS_BLOCKED_RECV) {
+            const struct endpoint *ep = t->blocked_on;
+            bool found = false;
+            for (const struct tcb *q = ep ? ep->head : 0; q; q = q->ep_next)
+                found |= q == t;
+            CHECK(found, "tcb %p blocked on endpoint %p but not in its queue", (void *)t, (void *)ep);
+            CHECK(ep && ep->state == (t->state == TS_BLOCKED_SEND ? EP_SENDERS : EP_RECEIVERS),
+                  "endpoint %p state disagrees with waiting tcb %p", (void *)ep, (void *)t);
+        }
+        if (t->bound_notification)
+            CHECK(t->bound_notification->bound_tcb == t, "tcb %p bound one way only", (void *)t);
+    }
+    for (unsigned p = 0; p < 256; p++) {
+        bool bit = (c->rq.bitmap[p >> 6] >> (p & 63)) & 1;
+        CHECK(bit == (c->rq.head[p] != 0), "run queue %u: bitmap says %d", p, bit);
+        for (struct tcb *t = c->rq.head[p]; t; t = t->sched_next) {
+            CHECK(t->priority == p && t->in_run_queue, "tcb %p in queue %u with priority %u", (void *)t, p,
+                  t->priority);
+            CHECK(t != c->current, "the running thread is also queued");
+            CHECK(t->sched_next || c->rq.tail[p] == t, "run queue %u tail wrong", p);
+        }
+    }
+}
+
+unsigned invariants_check(void)
+{
+    violations = 0;
+    walk_cdt();
+    check_threads();
+    return violations;
+}

@@ -1,0 +1,138 @@
+/* The scheduler. Priorities 0..255, higher runs first; round-robin inside a priority with a time
+ * slice of TIME_SLICE_TICKS timer ticks. Per-CPU queues (DESIGN.md §7); one CPU for now. */
+#include "sched.h"
+#include "arch/x86.h"
+#include "log.h"
+#include "object/tcb.h"
+#include "panic.h"
+
+void runq_push(struct run_queue *q, struct tcb *t, bool at_head)
+{
+    uint8_t p = t->priority;
+    t->sched_prev = t->sched_next = 0;
+    if (!q->head[p]) {
+        q->head[p] = q->tail[p] = t;
+    } else if (at_head) {
+        t->sched_next = q->head[p];
+        q->head[p]->sched_prev = t;
+        q->head[p] = t;
+    } else {
+        t->sched_prev = q->tail[p];
+        q->tail[p]->sched_next = t;
+        q->tail[p] = t;
+    }
+    q->bitmap[p >> 6] |= 1ull << (p & 63);
+    t->in_run_queue = 1;
+}
+
+void runq_remove(struct run_queue *q, struct tcb *t)
+{
+    uint8_t p = t->priority;
+    if (t->sched_prev)
+        t->sched_prev->sched_next = t->sched_next;
+    else
+        q->head[p] = t->sched_next;
+    if (t->sched_next)
+        t->sched_next->sched_prev = t->sched_prev;
+    else
+        q->tail[p] = t->sched_prev;
+    if (!q->head[p])
+        q->bitmap[p >> 6] &= ~(1ull << (p & 63));
+    t->sched_prev = t->sched_next = 0;
+    t->in_run_queue = 0;
+}
+
+struct tcb *runq_highest(const struct run_queue *q)
+{
+    for (int w = 3; w >= 0; w--)
+        if (q->bitmap[w])
+            return q->head[w * 64 + 63 - __builtin_clzll(q->bitmap[w])];
+    return 0;
+}
+
+void sched_wake(struct tcb *t)
+{
+    struct percpu *c = this_cpu();
+    t->state = TS_RUNNING;
+    t->blocked_on = 0;
+    if (t == c->current || t->in_run_queue)
+        return;
+    runq_push(&c->rq, t, false);
+    if (!c->current || t->priority > c->current->priority)
+        c->need_resched = true;
+}
+
+void sched_unready(struct tcb *t)
+{
+    struct percpu *c = this_cpu();
+    if (t->in_run_queue)
+        runq_remove(&c->rq, t);
+    if (t == c->current)
+        c->need_resched = true;
+}
+
+void sched_yield(void)
+{
+    struct percpu *c = this_cpu();
+    c->slice_expired = true;
+    c->need_resched = true;
+}
+
+void sched_tick(void)
+{
+    struct percpu *c = this_cpu();
+    struct tcb *t = c->current;
+    if (!t)
+        return;
+    if (t->time_slice > 1) {
+        t->time_slice--;
+        return;
+    }
+    t->time_slice = TIME_SLICE_TICKS;
+    c->slice_expired = true;
+    c->need_resched = true;
+}
+
+void sched_forget_current(struct tcb *t)
+{
+    struct percpu *c = this_cpu();
+    if (c->fpu_owner == t)
+        c->fpu_owner = 0;
+    if (c->current == t) {
+        c->current = 0;
+        c->ctx_top = 0;
+        c->need_resched = true;
+    }
+}
+
+void schedule(void)
+{
+    struct percpu *c = this_cpu();
+    struct tcb *prev = c->current;
+    c->need_resched = false;
+    if (prev && prev->state == TS_RUNNING && !prev->in_run_queue) {
+        /* Preempted by a higher priority thread: resume first among equals. Slice over or
+         * yielded: go to the back of the line. */
+        runq_push(&c->rq, prev, !c->slice_expired);
+    }
+    c->slice_expired = false;
+    for (;;) {
+        struct tcb *next = runq_highest(&c->rq);
+        if (next) {
+            runq_remove(&c->rq, next);
+            if (!arch_switch_to(c->current, next)) {
+                /* No usable address space: the thread cannot run. tcb.c logged why. */
+                tcb_stop_unrunnable(next);
+                continue;
+            }
+            c->current = next;
+            return;
+        }
+        /* Nothing to run: idle with interrupts on until an interrupt makes something runnable. */
+        c->current = 0;
+        c->ctx_top = 0;
+        irq_enable();
+        halt();
+        irq_disable();
+    }
+}

@@ -1,0 +1,237 @@
+/* Syscall dispatch. Eight syscalls; everything else is a Call on a capability, decoded by the
+ * object's own file. Errors come back as a message with KEEL_MSG_ERROR set (see abi.h). */
+#include "arch/apic.h"
+#include "arch/trap.h"
+#include "arch/x86.h"
+#include "console.h"
+#include "ipc.h"
+#include "log.h"
+#include "object/cnode.h"
+#include "object/debug.h"
+#include "object/endpoint.h"
+#include "object/tcb.h"
+#include "object/untyped.h"
+#include "sched.h"
+
+void handle_syscall(void);
+void trap_from_user(struct trap_frame *f);
+
+static void finish_invocation(struct invocation *inv, int err)
+{
+    if (err) {
+        msg_error(inv->caller, err, inv->ndetail, inv->detail);
+        return;
+    }
+    msg_complete(inv->caller, keel_msginfo(0, 0, inv->nreply), 0);
+}
+
+/* Looks up the extra caps named in the caller's IPC buffer. */
+static int lookup_extra_caps(struct invocation *inv)
+{
+    if (!inv->extra_caps)
+        return 0;
+    struct keel_ipc_buffer *b = inv->caller->ipc_buffer;
+    if (!b)
+        return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 0, 0, 0); /* caps travel in the IPC buffer */
+    for (unsigned i = 0; i < inv->extra_caps; i++) {
+        int err;
+        if (b->caps[i] == 0) {
+            inv->extra[i] = 0; /* cptr 0: the null slot, "no cap" */
+            continue;
+        }
+        inv->extra[i] = lookup_cap_slot(inv->caller, b->caps[i], i + 1, inv, &err);
+        if (!inv->extra[i])
+            return err;
+    }
+    return 0;
+}
+
+static void invoke(struct tcb *caller, struct cte *slot, keel_msginfo_t info)
+{
+    struct invocation inv = {
+        .caller = caller,
+        .slot = slot,
+        .label = keel_msg_label(info),
+        .length = keel_msg_length(info),
+        .extra_caps = keel_msg_extra_caps(info),
+    };
+    int err = lookup_extra_caps(&inv);
+    if (!err) {
+        switch (slot->cap.type) {
+        case KEEL_OBJ_UNTYPED: err = untyped_invoke(&inv); break;
+        case KEEL_OBJ_CNODE: err = cnode_invoke(&inv); break;
+        case KEEL_OBJ_TCB: err = tcb_invoke(&inv); break;
+        case KEEL_CAP_DEBUG: err = debug_invoke(&inv); break;
+        default: err = inv_fail(&inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); break;
+        }
+    }
+    finish_invocation(&inv, err);
+}
+
+static void fail(struct tcb *t, int err, uint64_t d0, uint64_t d1, uint64_t d2, unsigned n)
+{
+    uint64_t d[3] = { d0, d1, d2 };
+    msg_error(t, err, n, d);
+}
+
+static bool need_rights(struct tcb *t, const struct cap *c, uint8_t rights)
+{
+    if ((c->rights & rights) == rights)
+        return true;
+    fail(t, KEEL_E_INSUFFICIENT_RIGHTS, rights, 0, 0, 1);
+    return false;
+}
+
+/* The reply object named by R12 (0: none). */
+static bool lookup_reply(struct tcb *t, struct reply **out)
+{
+    *out = 0;
+    if (!t->ctx.r12)
+        return true;
+    struct invocation scratch = { 0 };
+    int err;
+    struct cte *s = lookup_cap_slot(t, t->ctx.r12, 1, &scratch, &err);
+    if (!s) {
+        msg_error(t, err, scratch.ndetail, scratch.detail);
+        return false;
+    }
+    if (s->cap.type != KEEL_OBJ_REPLY) {
+        fail(t, KEEL_E_INVALID_CAPABILITY, 1, 0, 0, 1);
+        return false;
+    }
+    *out = cap_reply(&s->cap);
+    if ((*out)->receiver && (*out)->receiver != t) {
+        fail(t, KEEL_E_ILLEGAL_OPERATION, 1, 0, 0, 1); /* another thread is waiting with it */
+        return false;
+    }
+    return true;
+}
+
+static void do_recv(struct tcb *t, struct cte *slot, bool blocking)
+{
+    struct cap *c = &slot->cap;
+    if (c->type == KEEL_OBJ_ENDPOINT) {
+        struct reply *reply;
+        if (!need_rights(t, c, KEEL_RIGHT_READ) || !lookup_reply(t, &reply))
+            return;
+        endpoint_recv(cap_endpoint(c), t, reply, blocking);
+    } else if (c->type == KEEL_OBJ_NOTIFICATION) {
+        if (!need_rights(t, c, KEEL_RIGHT_READ))
+            return;
+        struct notification *n = cap_notification(c);
+        if (n->bound_tcb && n->bound_tcb != t) {
+            fail(t, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 1); /* bound to another thread */
+            return;
+        }
+        notification_wait(n, t, blocking);
+    } else {
+        fail(t, KEEL_E_INVALID_CAPABILITY, 0, 0, 0, 1);
+    }
+}
+
+static void do_send(struct tcb *t, struct cte *slot, bool blocking, bool call)
+{
+    struct cap *c = &slot->cap;
+    switch (c->type) {
+    case KEEL_OBJ_ENDPOINT: {
+        if (!need_rights(t, c, KEEL_RIGHT_WRITE))
+            return;
+        uint8_t flags = (c->rights & KEEL_RIGHT_GRANT ? IPC_GRANT : 0) |
+                        (c->rights & KEEL_RIGHT_GRANT_REPLY ? IPC_GRANT_REPLY : 0) | (call ? IPC_CALL : 0);
+        endpoint_send(cap_endpoint(c), t, c->word1, flags, blocking);
+        return;
+    }
+    case KEEL_OBJ_NOTIFICATION:
+        if (call) {
+            fail(t, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 1);
+            return;
+        }
+        if (!need_rights(t, c, KEEL_RIGHT_WRITE))
+            return;
+        notification_signal(cap_notification(c), c->word1);
+        msg_complete(t, 0, 0);
+        return;
+    case KEEL_OBJ_REPLY:
+        if (call) {
+            fail(t, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 1);
+            return;
+        }
+        if (!reply_deliver(cap_reply(c), t)) {
+            fail(t, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 1); /* nobody waits for this reply */
+            return;
+        }
+        msg_complete(t, 0, 0);
+        return;
+    default:
+        if (call) {
+            invoke(t, slot, msg_info(t));
+            return;
+        }
+        fail(t, KEEL_E_INVALID_CAPABILITY, 0, 0, 0, 1);
+        return;
+    }
+}
+
+void handle_syscall(void)
+{
+    struct tcb *t = current_thread();
+    uint64_t nr = t->ctx.rax;
+    struct cte *slot = 0;
+    if (nr == KEEL_SYS_YIELD) {
+        msg_complete(t, 0, 0);
+        sched_yield();
+    } else if (nr == KEEL_SYS_DEBUG_PUTCHAR && KEEL_DEBUG) {
+        char ch = (char)t->ctx.rdi;
+        console_write(&ch, 1);
+        msg_complete(t, 0, 0);
+    } else if (nr >= KEEL_SYS_CALL && nr <= KEEL_SYS_NB_RECV) {
+        struct invocation scratch = { 0 };
+        int err;
+        slot = lookup_cap_slot(t, t->ctx.rdi, 0, &scratch, &err);
+        if (!slot) {
+            msg_error(t, err, scratch.ndetail, scratch.detail);
+        } else {
+            switch (nr) {
+            case KEEL_SYS_CALL: do_send(t, slot, true, true); break;
+            case KEEL_SYS_SEND: do_send(t, slot, true, false); break;
+            case KEEL_SYS_NB_SEND: do_send(t, slot, false, false); break;
+            case KEEL_SYS_RECV: do_recv(t, slot, true); break;
+            case KEEL_SYS_NB_RECV: do_recv(t, slot, false); break;
+            case KEEL_SYS_REPLY_RECV: {
+                struct reply *reply;
+                if (slot->cap.type != KEEL_OBJ_ENDPOINT) {
+                    fail(t, KEEL_E_INVALID_CAPABILITY, 0, 0, 0, 1);
+                    break;
+                }
+                if (!lookup_reply(t, &reply))
+                    break;
+                if (reply)
+                    reply_deliver(reply, t); /* no caller waiting: just receive */
+                do_recv(t, slot, true);
+                break;
+            }
+            }
+        }
+    } else {
+        fault_raise(t, KEEL_FAULT_UNKNOWN_SYSCALL, t->ctx.rip, nr, 0, 0);
+    }
+    if (this_cpu()->need_resched)
+        schedule();
+}
+
+void trap_from_user(struct trap_frame *f)
+{
+    struct tcb *t = current_thread();
+    if (f->vector == VEC_NMI || f->vector == VEC_MACHINE_CHECK) {
+        trap_dispatch(f); /* not the thread's doing */
+    } else if (f->vector < 32) {
+        if (f->vector == VEC_PAGE_FAULT)
+            fault_raise(t, KEEL_FAULT_VM, f->rip, read_cr2(), f->error, 0);
+        else
+            fault_raise(t, KEEL_FAULT_EXCEPTION, f->rip, f->vector, f->error, f->rsp);
+    } else {
+        trap_dispatch(f);
+    }
+    if (this_cpu()->need_resched || !this_cpu()->current)
+        schedule();
+}

@@ -1,0 +1,34 @@
+/* Threads and the scheduler: 256 priorities, round-robin within one, O(1) pick from a bitmap.
+ * The running thread is not in the ready queue; it goes back in when something else is chosen. */
+#ifndef KEEL_SCHED_H
+#define KEEL_SCHED_H
+
+#include "arch/cpu.h"
+#include "object/structures.h"
+
+#define TIME_SLICE_TICKS 5
+
+static inline struct tcb *current_thread(void) { return this_cpu()->current; }
+
+void runq_push(struct run_queue *q, struct tcb *t, bool at_head);
+void runq_remove(struct run_queue *q, struct tcb *t);
+struct tcb *runq_highest(const struct run_queue *q);
+
+/* Make `t` runnable; asks for a reschedule when it should preempt what runs now. */
+void sched_wake(struct tcb *t);
+/* Take `t` out of the ready queue (it blocked or stopped). */
+void sched_unready(struct tcb *t);
+void sched_yield(void);
+void sched_tick(void);
+/* Picks the thread to run next and switches to it; idles (interrupts on) when there is none.
+ * Called before every return to user mode when a reschedule is pending. */
+void schedule(void);
+/* The current thread died or stopped running for good: forget it without saving its state. */
+void sched_forget_current(struct tcb *t);
+
+/* arch: load `t`'s address space, FPU state, kernel entry stack and TLS bases. */
+bool arch_switch_to(struct tcb *prev, struct tcb *next);
+void arch_fpu_init(struct tcb *t);
+_Noreturn void arch_return_to_user(void);
+
+#endif

@@ -1,0 +1,183 @@
+/* CNodes: slot operations and the capability lifecycle (delete, revoke, object destruction). */
+#include "object/cnode.h"
+#include "log.h"
+#include "object/cdt.h"
+#include "object/endpoint.h"
+#include "object/tcb.h"
+
+/* Destroying a CNode deletes its slots, which may hold the last cap to another CNode. The chain
+ * is followed to this depth; deeper CNodes stay allocated (unreachable) until their Untyped is
+ * revoked, which reclaims them without recursion. */
+#define CNODE_DESTROY_DEPTH 8
+static unsigned destroy_depth;
+
+static void object_destroy(const struct cap *c)
+{
+    switch (c->type) {
+    case KEEL_OBJ_TCB:
+        tcb_destroy(cap_tcb(c));
+        break;
+    case KEEL_OBJ_ENDPOINT:
+        endpoint_destroy(cap_endpoint(c));
+        break;
+    case KEEL_OBJ_NOTIFICATION:
+        notification_destroy(cap_notification(c));
+        break;
+    case KEEL_OBJ_REPLY:
+        reply_destroy(cap_reply(c));
+        break;
+    case KEEL_OBJ_CNODE:
+        if (destroy_depth >= CNODE_DESTROY_DEPTH) {
+            log_warn("cnode: nesting deeper than %d while deleting; inner CNodes wait for their Untyped's revoke",
+                     CNODE_DESTROY_DEPTH);
+            break;
+        }
+        destroy_depth++;
+        for (uint64_t i = 0; i < (1ull << c->radix); i++)
+            cap_delete(&cnode_slots(c)[i]);
+        destroy_depth--;
+        break;
+    default:
+        /* Untyped, paging structures, frames, control caps: nothing to tear down yet. */
+        break;
+    }
+}
+
+void cap_delete(struct cte *slot)
+{
+    if (slot->cap.type == KEEL_CAP_NULL)
+        return;
+    bool final = cdt_is_final(slot);
+    struct cap c = slot->cap;
+    cdt_remove(slot);
+    if (final)
+        object_destroy(&c);
+}
+
+void cap_revoke(struct cte *slot)
+{
+    struct cte *leaf;
+    while ((leaf = cdt_descendant_leaf(slot)))
+        cap_delete(leaf);
+}
+
+bool cap_derivable(const struct cap *c)
+{
+    return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED;
+}
+
+static bool has_badge(uint8_t type) { return type == KEEL_OBJ_ENDPOINT || type == KEEL_OBJ_NOTIFICATION; }
+
+/* Applies Mint/Mutate data to a new cap: a badge for endpoints and notifications (only on an
+ * unbadged cap), a guard for CNodes. */
+static int apply_data(struct invocation *inv, struct cap *c, uint64_t data, uint64_t guard_bits, unsigned arg)
+{
+    if (has_badge(c->type)) {
+        if (c->word1 && data != c->word1)
+            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, arg, 0, 0); /* already badged */
+        c->word1 = data;
+    } else if (c->type == KEEL_OBJ_CNODE) {
+        if (guard_bits + c->radix > 64)
+            return inv_fail(inv, KEEL_E_RANGE, 3, arg + 1, 0, 64 - c->radix);
+        if (guard_bits < 64 && (data >> guard_bits))
+            return inv_fail(inv, KEEL_E_RANGE, 3, arg, 0, guard_bits ? (1ull << guard_bits) - 1 : 0);
+        c->word1 = data;
+        c->guard_bits = (uint8_t)guard_bits;
+    }
+    return 0;
+}
+
+int cnode_invoke(struct invocation *inv)
+{
+    struct tcb *caller = inv->caller;
+    const struct cap *root = &inv->slot->cap;
+    int err = 0;
+    uint64_t label = inv->label;
+
+    if (label == KEEL_CNODE_DELETE || label == KEEL_CNODE_REVOKE) {
+        INV_NEED_ARGS(inv, 2);
+        struct cte *slot = lookup_slot_in(caller, root, inv_arg(inv, 0), inv_arg(inv, 1), 1, inv, &err);
+        if (!slot)
+            return err;
+        if (label == KEEL_CNODE_DELETE)
+            cap_delete(slot);
+        else
+            cap_revoke(slot);
+        return 0;
+    }
+
+    if (label == KEEL_CNODE_ROTATE) {
+        INV_NEED_ARGS(inv, 8);
+        struct cte *dest = lookup_slot_in(caller, root, inv_arg(inv, 0), inv_arg(inv, 1), 1, inv, &err);
+        struct cte *pivot = dest ? lookup_slot_in(caller, root, inv_arg(inv, 2), inv_arg(inv, 3), 3, inv, &err) : 0;
+        struct cte *src = pivot ? lookup_slot_in(caller, root, inv_arg(inv, 4), inv_arg(inv, 5), 5, inv, &err) : 0;
+        if (!src)
+            return err;
+        if (pivot == src || pivot == dest)
+            return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 2, 0, 0);
+        if (pivot->cap.type == KEEL_CAP_NULL || src->cap.type == KEEL_CAP_NULL)
+            return inv_fail(inv, KEEL_E_FAILED_LOOKUP, 3, KEEL_LOOKUP_MISSING_CAP, 0,
+                            pivot->cap.type == KEEL_CAP_NULL ? 3 : 5);
+        if (dest != src && dest->cap.type != KEEL_CAP_NULL)
+            return inv_fail(inv, KEEL_E_DELETE_FIRST, 1, 0, 0, 0);
+        /* The cap arriving in dest takes the dest badge (MR7), the one arriving in pivot the
+         * pivot badge (MR6). */
+        struct cap into_dest = pivot->cap, into_pivot = src->cap;
+        if ((err = apply_data(inv, &into_dest, inv_arg(inv, 7), pivot->cap.guard_bits, 7)) ||
+            (err = apply_data(inv, &into_pivot, inv_arg(inv, 6), src->cap.guard_bits, 6)))
+            return err;
+        if (dest == src) {
+            cdt_swap(pivot, src);
+        } else {
+            cdt_move(pivot, dest);
+            cdt_move(src, pivot);
+        }
+        dest->cap.word1 = into_dest.word1;
+        pivot->cap.word1 = into_pivot.word1;
+        return 0;
+    }
+
+    if (label < KEEL_CNODE_COPY || label > KEEL_CNODE_MUTATE)
+        return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
+
+    /* Copy, Mint, Move, Mutate: destination below the invoked CNode, source below src root. */
+    INV_NEED_ARGS(inv, 5);
+    struct cte *dest = lookup_slot_in(caller, root, inv_arg(inv, 0), inv_arg(inv, 1), 1, inv, &err);
+    if (!dest)
+        return err;
+    const struct cap *src_root = &caller->cspace_root.cap;
+    if (inv_arg(inv, 2)) {
+        struct cte *r = lookup_cap_slot(caller, inv_arg(inv, 2), 3, inv, &err);
+        if (!r)
+            return err;
+        if (r->cap.type != KEEL_OBJ_CNODE)
+            return inv_fail(inv, KEEL_E_FAILED_LOOKUP, 3, KEEL_LOOKUP_INVALID_ROOT, 0, 3);
+        src_root = &r->cap;
+    }
+    struct cte *src = lookup_slot_in(caller, src_root, inv_arg(inv, 3), inv_arg(inv, 4), 4, inv, &err);
+    if (!src)
+        return err;
+    if (src->cap.type == KEEL_CAP_NULL)
+        return inv_fail(inv, KEEL_E_FAILED_LOOKUP, 3, KEEL_LOOKUP_MISSING_CAP, 0, 4);
+    if (dest->cap.type != KEEL_CAP_NULL)
+        return inv_fail(inv, KEEL_E_DELETE_FIRST, 1, 0, 0, 0);
+
+    struct cap c = src->cap;
+    bool derive = label == KEEL_CNODE_COPY || label == KEEL_CNODE_MINT;
+    if (label != KEEL_CNODE_MOVE) {
+        INV_NEED_ARGS(inv, label == KEEL_CNODE_COPY ? 6 : 8);
+        c.rights &= (uint8_t)inv_arg(inv, 5);
+        if (label != KEEL_CNODE_COPY && (err = apply_data(inv, &c, inv_arg(inv, 6), inv_arg(inv, 7), 6)))
+            return err;
+    }
+    if (derive) {
+        if (!cap_derivable(&src->cap))
+            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, 4, 0, 0);
+        dest->cap = c;
+        cdt_insert(src, dest);
+    } else {
+        cdt_move(src, dest);
+        dest->cap = c;
+    }
+    return 0;
+}

@@ -1,0 +1,61 @@
+/* The debug capability: kernel introspection for tests, benchmarks and the shell. */
+#include "object/debug.h"
+#include "arch/apic.h"
+#include "arch/cpu.h"
+#include "boot.h"
+#include "log.h"
+#include "object/cspace.h"
+#include "platform.h"
+
+int debug_invoke(struct invocation *inv)
+{
+    switch (inv->label) {
+    case KEEL_DEBUG_CHECK_INVARIANTS:
+        inv_reply(inv, 0, invariants_check());
+        return 0;
+    case KEEL_DEBUG_CAP_IDENTIFY: {
+        INV_NEED_ARGS(inv, 1);
+        /* An empty slot is a fine answer here (type 0); only an unresolvable cptr is an error. */
+        struct lookup_fault f;
+        struct cte *s = cspace_resolve(&inv->caller->cspace_root.cap, inv_arg(inv, 0), 64, false, &f);
+        if (!s)
+            return inv_fail(inv, KEEL_E_FAILED_LOOKUP, 3, f.failure, f.bits_left, 1);
+        inv_reply(inv, 0, s->cap.type);
+        inv_reply(inv, 1, s->cap.rights);
+        inv_reply(inv, 2, s->cap.word1);
+        inv_reply(inv, 3, s->cap.obj);
+        return 0;
+    }
+    case KEEL_DEBUG_TLB_COUNTERS: {
+        INV_NEED_ARGS(inv, 1);
+        struct percpu *c = inv_arg(inv, 0) < MAX_CPUS ? cpu_get((uint32_t)inv_arg(inv, 0)) : 0;
+        if (!c || !c->self)
+            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, 0); /* one CPU online until SMP */
+        if (!inv->caller->ipc_buffer)
+            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
+        const struct tlb_counters *t = &c->tlb;
+        const uint64_t v[KEEL_TLB_COUNTER_WORDS] = {
+            t->cr3_flush, t->cr3_noflush, t->invlpg, t->invpcid[0], t->invpcid[1], t->invpcid[2],
+            t->invpcid[3], t->full_flush, t->shootdown_sent, t->shootdown_received,
+        };
+        for (unsigned i = 0; i < KEEL_TLB_COUNTER_WORDS; i++)
+            inv_reply(inv, i, v[i]);
+        return 0;
+    }
+    case KEEL_DEBUG_EXIT:
+        INV_NEED_ARGS(inv, 1);
+        platform_exit(inv_arg(inv, 0) == 0 ? EXIT_PASS : EXIT_FAIL);
+    case KEEL_DEBUG_KERNEL_INFO:
+        inv_reply(inv, 0, this_cpu()->ticks);
+        inv_reply(inv, 1, tsc_khz());
+        inv_reply(inv, 2, boot.options.timer_hz);
+        inv_reply(inv, 3, (KEEL_DEBUG ? 1u : 0u));
+        return 0;
+    case KEEL_DEBUG_SET_FAULT_LOGGING:
+        INV_NEED_ARGS(inv, 1);
+        fault_logging = inv_arg(inv, 0) != 0;
+        return 0;
+    default:
+        return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
+    }
+}
