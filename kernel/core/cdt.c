@@ -61,19 +61,14 @@ void cdt_remove(struct cte *slot)
             break;
         }
     unlink_from_siblings(slot);
-    struct cte *c = slot->first_child;
-    slot->first_child = 0;
     if (heir) {
-        c = c == heir ? heir->next : c;
-        heir->prev = heir->next = 0;
+        unlink_from_siblings(heir); /* from slot's children: heir->parent is still slot */
         link_child(parent, heir);
     }
+    struct cte *c = slot->first_child;
+    slot->first_child = 0;
     while (c) {
         struct cte *next = c->next;
-        if (c == heir) {
-            c = next;
-            continue;
-        }
         c->prev = c->next = 0;
         link_child(heir && cap_same_object(&c->cap, &heir->cap) ? heir : parent, c);
         c = next;

@@ -34,7 +34,9 @@ static bool object_extent(const struct cap *c, uint64_t *start, uint64_t *end)
     case KEEL_OBJ_NOTIFICATION: size = 1ull << KEEL_NOTIFICATION_SIZE_BITS; break;
     case KEEL_OBJ_REPLY: size = 1ull << KEEL_REPLY_SIZE_BITS; break;
     case KEEL_OBJ_CNODE: size = 1ull << (c->radix + KEEL_SLOT_SIZE_BITS); break;
-    case KEEL_OBJ_PML4: case KEEL_OBJ_PDPT: case KEEL_OBJ_PD: case KEEL_OBJ_PT: size = 4096; break;
+    case KEEL_OBJ_PML4: size = 1ull << KEEL_PML4_SIZE_BITS; break;
+    case KEEL_OBJ_PDPT: case KEEL_OBJ_PD: case KEEL_OBJ_PT: size = 4096; break;
+    case KEEL_CAP_ASID_POOL: size = 1ull << KEEL_ASID_POOL_SIZE_BITS; break;
     default: return false;
     }
     *start = virt_to_phys((const void *)c->obj);

@@ -120,7 +120,7 @@ static unsigned transfer_caps(struct tcb *sender, struct tcb *receiver, keel_msg
         struct cte *dst = slot_used ? 0 : receive_slot(receiver);
         if (!dst || !cap_derivable(&src->cap))
             break;
-        dst->cap = src->cap;
+        dst->cap = cap_derive(&src->cap);
         cdt_insert(src, dst);
         slot_used = true;
         moved++;

@@ -11,7 +11,7 @@ int object_size(uint32_t type, uint64_t size_param, bool page1g, uint64_t *size,
     case KEEL_OBJ_ENDPOINT: bits = KEEL_ENDPOINT_SIZE_BITS; break;
     case KEEL_OBJ_NOTIFICATION: bits = KEEL_NOTIFICATION_SIZE_BITS; break;
     case KEEL_OBJ_REPLY: bits = KEEL_REPLY_SIZE_BITS; break;
-    case KEEL_OBJ_PML4:
+    case KEEL_OBJ_PML4: bits = KEEL_PML4_SIZE_BITS; break;
     case KEEL_OBJ_PDPT:
     case KEEL_OBJ_PD:
     case KEEL_OBJ_PT:

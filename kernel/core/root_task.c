@@ -10,6 +10,7 @@
 #include "klib.h"
 #include "log.h"
 #include "object/cdt.h"
+#include "object/cnode.h"
 #include "object/tcb.h"
 #include "object/vspace.h"
 #include "sched.h"
@@ -24,6 +25,8 @@ struct builder {
     uint64_t *pml4;
     uint64_t paging[MAX_ROOT_PAGING];
     uint8_t paging_level[MAX_ROOT_PAGING];
+    uint64_t paging_va[MAX_ROOT_PAGING];
+    uint32_t asid;
     uint32_t paging_count;
     bool failed;
 };
@@ -62,6 +65,14 @@ static struct cte *next_cap(struct builder *b, uint8_t type, uint64_t obj)
     return new_cap(b, b->next_slot++, type, obj);
 }
 
+/* The cap records its mapping, so the root task can unmap and remap its own pages. */
+static void mark_mapped(struct builder *b, struct cte *c, uint64_t va)
+{
+    c->cap.flags |= CAP_FLAG_MAPPED;
+    c->cap.word1 = va;
+    c->cap.word2 = b->asid;
+}
+
 /* Backs [va, va + size) with fresh frames, filled from `src` (src_len bytes, then zeros). */
 static bool map_region(struct builder *b, uint64_t va, uint64_t size, const uint8_t *src, uint64_t src_len,
                        uint64_t pte_flags, uint64_t first_slot_out[1])
@@ -73,12 +84,12 @@ static bool map_region(struct builder *b, uint64_t va, uint64_t size, const uint
         if (src && off < src_len)
             memcpy(phys_to_virt(frame), src + off, MIN(PAGE_SIZE, src_len - off));
         if (!vspace_boot_map(b->pml4, va + off, frame, pte_flags, alloc_page, 0, b->paging, &b->paging_count,
-                             MAX_ROOT_PAGING, b->paging_level))
+                             MAX_ROOT_PAGING, b->paging_level, b->paging_va))
             return false;
         struct cte *c = next_cap(b, KEEL_OBJ_FRAME_4K, frame);
         if (!c)
             return false;
-        c->cap.word1 = va + off; /* where it is mapped, for the address-space code */
+        mark_mapped(b, c, va + off);
         if (off == 0 && first_slot_out)
             first_slot_out[0] = (uint64_t)(c - b->slots);
     }
@@ -106,12 +117,12 @@ static bool load_segments(struct builder *b, const struct keel_elf_image *img, c
                     dst[k] = file[s->offset + seg_off - lead];
             }
             if (!vspace_boot_map(b->pml4, va, frame, flags, alloc_page, 0, b->paging, &b->paging_count,
-                                 MAX_ROOT_PAGING, b->paging_level))
+                                 MAX_ROOT_PAGING, b->paging_level, b->paging_va))
                 return false;
             struct cte *c = next_cap(b, KEEL_OBJ_FRAME_4K, frame);
             if (!c)
                 return false;
-            c->cap.word1 = va;
+            mark_mapped(b, c, va);
         }
     }
     return true;
@@ -211,15 +222,18 @@ bool root_task_create(void)
     struct builder b = { .next_slot = KEEL_SLOT_FIRST_FREE_FIXED };
     uint64_t cnode_size = (1ull << ROOT_CNODE_RADIX) << KEEL_SLOT_SIZE_BITS;
     uint64_t cnode = boot_alloc(cnode_size, cnode_size);
-    uint64_t tcb_page = alloc_page(0), pml4 = alloc_page(0);
+    uint64_t tcb_page = alloc_page(0), pool = alloc_page(0);
+    uint64_t pml4 = boot_alloc(1ull << KEEL_PML4_SIZE_BITS, 1ull << KEEL_PML4_SIZE_BITS);
     uint64_t bootinfo_size = ALIGN_UP(sizeof(struct keel_bootinfo), PAGE_SIZE);
-    if (!cnode || !tcb_page || !pml4) {
+    if (!cnode || !tcb_page || !pml4 || !pool) {
         log_error("root task: out of boot memory");
         return false;
     }
     b.slots = phys_to_virt(cnode);
     b.pml4 = phys_to_virt(pml4);
     vspace_init_root(b.pml4);
+    asid_boot_pool(phys_to_virt(pool), (struct vspace *)((uint8_t *)b.pml4 + 4096));
+    b.asid = ((struct vspace *)((uint8_t *)b.pml4 + 4096))->asid;
     struct tcb *t = phys_to_virt(tcb_page);
     tcb_init(t);
 
@@ -232,7 +246,7 @@ bool root_task_create(void)
     new_cap(&b, KEEL_SLOT_ASID_CONTROL, KEEL_CAP_ASID_CONTROL, 0);
     new_cap(&b, KEEL_SLOT_IOPORT_CONTROL, KEEL_CAP_IOPORT_CONTROL, 0);
     new_cap(&b, KEEL_SLOT_DEBUG, KEEL_CAP_DEBUG, 0);
-    new_cap(&b, KEEL_SLOT_ASID_POOL, KEEL_CAP_ASID_POOL, 0);
+    new_cap(&b, KEEL_SLOT_ASID_POOL, KEEL_CAP_ASID_POOL, (uint64_t)phys_to_virt(pool));
 
     struct keel_bootinfo *bi;
     uint64_t ipc_slot[1] = { 0 }, bootinfo_slot[1] = { 0 };
@@ -249,9 +263,9 @@ bool root_task_create(void)
     }
     /* The IPC buffer and BootInfo frames also sit at their fixed slots (as copies). */
     struct cte *ipc = &b.slots[ipc_slot[0]];
-    b.slots[KEEL_SLOT_IPC_BUFFER].cap = ipc->cap;
+    b.slots[KEEL_SLOT_IPC_BUFFER].cap = cap_derive(&ipc->cap);
     cdt_insert(ipc, &b.slots[KEEL_SLOT_IPC_BUFFER]);
-    b.slots[KEEL_SLOT_BOOTINFO_FRAME].cap = b.slots[bootinfo_slot[0]].cap;
+    b.slots[KEEL_SLOT_BOOTINFO_FRAME].cap = cap_derive(&b.slots[bootinfo_slot[0]].cap);
     cdt_insert(&b.slots[bootinfo_slot[0]], &b.slots[KEEL_SLOT_BOOTINFO_FRAME]);
     bi = phys_to_virt(b.slots[bootinfo_slot[0]].cap.obj);
     /* BootInfo spans consecutive frames only if the allocator gave consecutive pages: write it
@@ -263,7 +277,9 @@ bool root_task_create(void)
     uint64_t paging_start = b.next_slot;
     for (uint32_t i = 0; i < b.paging_count; i++) {
         static const uint8_t types[4] = { 0, KEEL_OBJ_PDPT, KEEL_OBJ_PD, KEEL_OBJ_PT };
-        next_cap(&b, types[b.paging_level[i]], (uint64_t)phys_to_virt(b.paging[i]));
+        struct cte *c = next_cap(&b, types[b.paging_level[i]], (uint64_t)phys_to_virt(b.paging[i]));
+        if (c)
+            mark_mapped(&b, c, b.paging_va[i]);
     }
     info.image_paging = (struct keel_slot_range){ paging_start, b.next_slot };
 
@@ -307,7 +323,7 @@ bool root_task_create(void)
     cdt_insert(&b.slots[KEEL_SLOT_CNODE], &t->cspace_root);
     t->vspace_root.cap = b.slots[KEEL_SLOT_VSPACE].cap;
     cdt_insert(&b.slots[KEEL_SLOT_VSPACE], &t->vspace_root);
-    t->ipc_buffer_frame.cap = ipc->cap;
+    t->ipc_buffer_frame.cap = cap_derive(&ipc->cap);
     cdt_insert(ipc, &t->ipc_buffer_frame);
     t->ipc_buffer_va = KEEL_ROOT_IPC_BUFFER;
     t->ipc_buffer = phys_to_virt(ipc->cap.obj);

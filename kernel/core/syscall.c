@@ -11,6 +11,7 @@
 #include "object/endpoint.h"
 #include "object/tcb.h"
 #include "object/untyped.h"
+#include "object/vspace.h"
 #include "sched.h"
 
 void handle_syscall(void);
@@ -62,6 +63,15 @@ static void invoke(struct tcb *caller, struct cte *slot, keel_msginfo_t info)
         case KEEL_OBJ_CNODE: err = cnode_invoke(&inv); break;
         case KEEL_OBJ_TCB: err = tcb_invoke(&inv); break;
         case KEEL_CAP_DEBUG: err = debug_invoke(&inv); break;
+        case KEEL_OBJ_PML4: err = vspace_invoke(&inv); break;
+        case KEEL_OBJ_PDPT:
+        case KEEL_OBJ_PD:
+        case KEEL_OBJ_PT: err = paging_invoke(&inv); break;
+        case KEEL_OBJ_FRAME_4K:
+        case KEEL_OBJ_FRAME_2M:
+        case KEEL_OBJ_FRAME_1G: err = frame_invoke(&inv); break;
+        case KEEL_CAP_ASID_CONTROL: err = asid_control_invoke(&inv); break;
+        case KEEL_CAP_ASID_POOL: err = asid_pool_invoke(&inv); break;
         default: err = inv_fail(&inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); break;
         }
     }

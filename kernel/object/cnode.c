@@ -4,6 +4,7 @@
 #include "object/cdt.h"
 #include "object/endpoint.h"
 #include "object/tcb.h"
+#include "object/vspace.h"
 
 /* Destroying a CNode deletes its slots, which may hold the last cap to another CNode. The chain
  * is followed to this depth; deeper CNodes stay allocated (unreachable) until their Untyped is
@@ -26,6 +27,12 @@ static void object_destroy(const struct cap *c)
     case KEEL_OBJ_REPLY:
         reply_destroy(cap_reply(c));
         break;
+    case KEEL_OBJ_PML4:
+        vspace_destroy(vspace_of_cap(c));
+        break;
+    case KEEL_CAP_ASID_POOL:
+        asid_pool_destroy((void *)c->obj);
+        break;
     case KEEL_OBJ_CNODE:
         if (destroy_depth >= CNODE_DESTROY_DEPTH) {
             log_warn("cnode: nesting deeper than %d while deleting; inner CNodes wait for their Untyped's revoke",
@@ -38,7 +45,7 @@ static void object_destroy(const struct cap *c)
         destroy_depth--;
         break;
     default:
-        /* Untyped, paging structures, frames, control caps: nothing to tear down yet. */
+        /* Untyped, paging structures, frames, control caps: nothing else to tear down. */
         break;
     }
 }
@@ -47,6 +54,9 @@ void cap_delete(struct cte *slot)
 {
     if (slot->cap.type == KEEL_CAP_NULL)
         return;
+    /* Each frame or table cap owns the one mapping it made: it goes with the cap. */
+    if (slot->cap.type >= KEEL_OBJ_PDPT && slot->cap.type <= KEEL_OBJ_FRAME_1G)
+        mapping_cap_deleted(&slot->cap);
     bool final = cdt_is_final(slot);
     struct cap c = slot->cap;
     cdt_remove(slot);
@@ -64,6 +74,16 @@ void cap_revoke(struct cte *slot)
 bool cap_derivable(const struct cap *c)
 {
     return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED;
+}
+
+struct cap cap_derive(const struct cap *src)
+{
+    struct cap c = *src;
+    if (c.type >= KEEL_OBJ_PDPT && c.type <= KEEL_OBJ_FRAME_1G) {
+        c.flags &= (uint8_t)~CAP_FLAG_MAPPED;
+        c.word1 = c.word2 = 0;
+    }
+    return c;
 }
 
 static bool has_badge(uint8_t type) { return type == KEEL_OBJ_ENDPOINT || type == KEEL_OBJ_NOTIFICATION; }
@@ -162,8 +182,8 @@ int cnode_invoke(struct invocation *inv)
     if (dest->cap.type != KEEL_CAP_NULL)
         return inv_fail(inv, KEEL_E_DELETE_FIRST, 1, 0, 0, 0);
 
-    struct cap c = src->cap;
     bool derive = label == KEEL_CNODE_COPY || label == KEEL_CNODE_MINT;
+    struct cap c = derive ? cap_derive(&src->cap) : src->cap;
     if (label != KEEL_CNODE_MOVE) {
         INV_NEED_ARGS(inv, label == KEEL_CNODE_COPY ? 6 : 8);
         c.rights &= (uint8_t)inv_arg(inv, 5);

@@ -5,6 +5,7 @@
 #include "boot.h"
 #include "log.h"
 #include "object/cspace.h"
+#include "object/vspace.h"
 #include "platform.h"
 
 int debug_invoke(struct invocation *inv)
@@ -51,6 +52,9 @@ int debug_invoke(struct invocation *inv)
         inv_reply(inv, 2, boot.options.timer_hz);
         inv_reply(inv, 3, (KEEL_DEBUG ? 1u : 0u));
         return 0;
+    case KEEL_DEBUG_READ_PTE:
+    case KEEL_DEBUG_VSPACE_INFO:
+        return debug_vspace_invoke(inv);
     case KEEL_DEBUG_SET_FAULT_LOGGING:
         INV_NEED_ARGS(inv, 1);
         fault_logging = inv_arg(inv, 0) != 0;

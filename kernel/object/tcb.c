@@ -92,8 +92,9 @@ void tcb_resume(struct tcb *t)
 
 void tcb_stop_unrunnable(struct tcb *t)
 {
-    log_warn("thread %p has no address space (its VSpace cap is gone): stopped", (void *)t);
+    /* Its VSpace was deleted or lost its ASID: a fault its supervisor can see, else it stops. */
     t->state = TS_INACTIVE;
+    fault_raise(t, KEEL_FAULT_NO_VSPACE, t->ctx.rip, 0, 0, 0);
 }
 
 void tcb_destroy(struct tcb *t)
@@ -126,7 +127,7 @@ static void set_internal_cap(struct cte *internal, struct cte *src)
     if (!src)
         return;
     cap_delete(internal);
-    internal->cap = src->cap;
+    internal->cap = cap_derive(&src->cap);
     cdt_insert(src, internal);
 }
 
@@ -224,7 +225,8 @@ static int write_registers(struct invocation *inv, struct tcb *t)
         return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 2, 0, 0);
     if (r[18] >= USER_TOP || r[19] >= USER_TOP)
         return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, r[18] >= USER_TOP ? 19 : 20, 0, 0);
-    tcb_suspend(t);
+    /* The thread keeps its state: a fault handler fixes a faulting thread's registers and then
+     * replies to resume it, so this must not cancel the pending fault IPC. */
     struct user_context *c = &t->ctx;
     c->rip = r[0];
     c->rsp = r[1];

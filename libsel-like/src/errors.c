@@ -20,6 +20,9 @@ const char *keel_strerror(int err)
         [KEEL_E_WOULD_BLOCK] = "WOULD_BLOCK",
         [KEEL_E_NOT_SUPPORTED] = "NOT_SUPPORTED",
         [KEEL_E_CANCELLED] = "CANCELLED",
+        [KEEL_E_MAPPED] = "MAPPED",
+        [KEEL_E_MISSING_TABLE] = "MISSING_TABLE",
+        [KEEL_E_NO_ASID] = "NO_ASID",
     };
     _Static_assert(sizeof(names) / sizeof(names[0]) == KEEL_ERROR_COUNT, "a name for every error");
     if (err < 0 || err >= KEEL_ERROR_COUNT)

@@ -295,3 +295,86 @@ int keel_debug_set_fault_logging(uint64_t dbg, bool on)
 {
     return invoke1(dbg, KEEL_DEBUG_SET_FAULT_LOGGING, (uint64_t)on);
 }
+
+/* ---- Address spaces ---- */
+
+int keel_paging_map(uint64_t table, uint64_t vspace, uint64_t vaddr)
+{
+    return keel_invoke(table, KEEL_PAGING_MAP, &vaddr, 1, &vspace, 1, 0, 0);
+}
+
+int keel_paging_unmap(uint64_t table) { return keel_invoke(table, KEEL_PAGING_UNMAP, 0, 0, 0, 0, 0, 0); }
+
+int keel_frame_map(uint64_t frame, uint64_t vspace, uint64_t vaddr, uint64_t access, uint64_t attr)
+{
+    const uint64_t mr[] = { vaddr, access, attr };
+    return keel_invoke(frame, KEEL_FRAME_MAP, mr, 3, &vspace, 1, 0, 0);
+}
+
+int keel_frame_remap(uint64_t frame, uint64_t access, uint64_t attr)
+{
+    const uint64_t mr[] = { access, attr };
+    return keel_invoke(frame, KEEL_FRAME_REMAP, mr, 2, 0, 0, 0, 0);
+}
+
+int keel_frame_unmap(uint64_t frame) { return keel_invoke(frame, KEEL_FRAME_UNMAP, 0, 0, 0, 0, 0, 0); }
+
+int keel_frame_get_address(uint64_t frame, struct keel_frame_info *info)
+{
+    uint64_t out[3];
+    int err = keel_invoke(frame, KEEL_FRAME_GET_ADDRESS, 0, 0, 0, 0, out, 3);
+    if (!err)
+        *info = (struct keel_frame_info){ out[0], out[1], out[2] };
+    return err;
+}
+
+int keel_vspace_unmap_batch(uint64_t vspace, const uint64_t *frames, unsigned count, uint64_t *unmapped)
+{
+    uint64_t mr[1 + KEEL_UNMAP_BATCH_MAX];
+    if (count > KEEL_UNMAP_BATCH_MAX)
+        count = KEEL_UNMAP_BATCH_MAX + 1; /* let the kernel say RANGE */
+    mr[0] = count;
+    for (unsigned i = 0; i < count && i < KEEL_UNMAP_BATCH_MAX; i++)
+        mr[1 + i] = frames[i];
+    uint64_t out = 0;
+    unsigned n = count <= KEEL_UNMAP_BATCH_MAX ? 1 + count : 1;
+    int err = keel_invoke(vspace, KEEL_VSPACE_UNMAP_BATCH, mr, n, 0, 0, &out, 1);
+    if (!err && unmapped)
+        *unmapped = out;
+    return err;
+}
+
+int keel_asid_control_make_pool(uint64_t control, uint64_t untyped, uint64_t dest_slot)
+{
+    const uint64_t mr[] = { dest_slot, 64 };
+    return keel_invoke(control, KEEL_ASID_CONTROL_MAKE_POOL, mr, 2, &untyped, 1, 0, 0);
+}
+
+int keel_asid_pool_assign(uint64_t pool, uint64_t vspace, uint64_t *asid)
+{
+    uint64_t out = 0;
+    int err = keel_invoke(pool, KEEL_ASID_POOL_ASSIGN, 0, 0, &vspace, 1, &out, 1);
+    if (!err && asid)
+        *asid = out;
+    return err;
+}
+
+int keel_debug_read_pte(uint64_t dbg, uint64_t vspace, uint64_t vaddr, uint64_t *pte, uint64_t *level)
+{
+    uint64_t out[2] = { 0, 0 };
+    int err = keel_invoke(dbg, KEEL_DEBUG_READ_PTE, &vaddr, 1, &vspace, 1, out, 2);
+    if (!err) {
+        *pte = out[0];
+        *level = out[1];
+    }
+    return err;
+}
+
+int keel_debug_vspace_info(uint64_t dbg, uint64_t vspace, struct keel_vspace_info *info)
+{
+    uint64_t out[4];
+    int err = keel_invoke(dbg, KEEL_DEBUG_VSPACE_INFO, 0, 0, &vspace, 1, out, 4);
+    if (!err)
+        *info = (struct keel_vspace_info){ out[0], out[1], out[2], out[3] };
+    return err;
+}

@@ -36,10 +36,9 @@ void arch_fpu_init(struct tcb *t)
 bool arch_switch_to(struct tcb *prev, struct tcb *next)
 {
     struct percpu *c = this_cpu();
-    uint64_t root = vspace_root_of(next);
-    if (!root)
+    if (!vspace_usable(next))
         return false;
-    vspace_activate(root);
+    vspace_activate_thread(next);
     uint64_t top = (uint64_t)(&next->ctx + 1);
     c->tss.rsp[0] = top;
     c->ctx_top = top;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "object/pcid.h"
 
 #define MAX_CPUS 16
 #define IST_STACK_SIZE 8192
@@ -42,6 +43,7 @@ struct tlb_counters {
 };
 
 struct tcb;
+struct vspace;
 
 /* Per-CPU scheduler state: one ready queue per priority and a two-level bitmap of non-empty ones. */
 struct run_queue {
@@ -64,6 +66,8 @@ struct percpu {
     struct tlb_counters tlb;
     struct run_queue rq;
     struct tcb *fpu_owner; /* whose FPU state the registers hold */
+    struct vspace *active_vspace; /* whose translations CR3 selects now (NULL: kernel only) */
+    struct pcid_table pcids;
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));

@@ -1,23 +1,60 @@
-/* Address spaces: PML4 objects (VSpace roots), paging structures and frames. The invocations
- * that map and unmap arrive with the address-space work; this is the part threads need. */
+/* Address spaces: VSpace roots (PML4 + bookkeeping), paging structures, frames, ASIDs, and the
+ * TLB policy (PCIDs, generations, targeted flushes). See docs/vspace.md. */
 #ifndef KEEL_OBJECT_VSPACE_H
 #define KEEL_OBJECT_VSPACE_H
 
+#include "arch/cpu.h"
+#include "ipc.h"
 #include "object/structures.h"
 
-/* Physical address of the thread's VSpace root, or 0 if it has none. */
-uint64_t vspace_root_of(const struct tcb *t);
-/* Loads the address space with root `root` on this CPU if it is not loaded already. */
-void vspace_activate(uint64_t root);
-/* A fresh PML4: empty user half, the kernel half shared. */
-void vspace_init_root(uint64_t *pml4);
+#define CAP_FLAG_MAPPED 2u /* frame / paging-structure cap: word1 = vaddr, word2 = ASID */
 
-/* Boot-time: map one 4 KiB page into a root task's VSpace, taking paging structures from
- * `alloc` (which returns zeroed pages' physical addresses) and recording each one in `made`. */
+/* The second page of a PML4 object. */
+struct vspace {
+    uint64_t *pml4;
+    uint32_t asid;               /* 0: none assigned, cannot run or be mapped into */
+    uint32_t reserved;
+    uint64_t tlb_gen;            /* bumped by every change that may leave stale translations */
+    uint64_t cpu_gen[MAX_CPUS];  /* tlb_gen this CPU's TLB is known to match */
+    uint16_t pcid[MAX_CPUS];     /* this VSpace's PCID on each CPU (0: none) */
+    uint64_t cpu_mask;           /* CPUs that may hold its translations */
+};
+
+static inline struct vspace *vspace_of_cap(const struct cap *c) { return (struct vspace *)(c->obj + 4096); }
+
+/* Physical address of the thread's VSpace root if it can run in it, or 0. */
+uint64_t vspace_root_of(const struct tcb *t);
+static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t) != 0; }
+/* Loads `t`'s VSpace on this CPU (PCID-tagged when enabled, flushing only when needed). */
+void vspace_activate_thread(const struct tcb *t);
+void vspace_init_root(uint64_t *pml4);
+void vspace_destroy(struct vspace *vs);
+/* A translation of `vs` changed: flush `va` (or everything when va == ~0) wherever needed. */
+void vspace_flush(struct vspace *vs, uint64_t va, uint64_t pages);
+
+/* Paging-structure walk: the entry for `va` at `level` (4 PML4 .. 1 PT), or NULL with the type
+ * of the missing table in *missing. */
+uint64_t *vspace_entry(struct vspace *vs, uint64_t va, unsigned level, uint32_t *missing);
+
+struct vspace *asid_lookup(uint32_t asid);
+void asid_boot_pool(void *pool_page, struct vspace *root_vs);
+int asid_control_invoke(struct invocation *inv);
+int asid_pool_invoke(struct invocation *inv);
+void asid_pool_destroy(void *pool);
+void asid_release(struct vspace *vs);
+
+int frame_invoke(struct invocation *inv);
+int paging_invoke(struct invocation *inv);
+int vspace_invoke(struct invocation *inv);
+/* A mapped frame or paging-structure cap is being deleted: remove its mapping. */
+void mapping_cap_deleted(struct cap *c);
+int debug_vspace_invoke(struct invocation *inv);
+
+/* Boot-time: map one 4 KiB page into the root task's VSpace, taking paging structures from
+ * `alloc` (zeroed pages' physical addresses) and recording each (address, level, vaddr). */
 typedef uint64_t (*boot_page_alloc_fn)(void *ctx);
 bool vspace_boot_map(uint64_t *pml4, uint64_t va, uint64_t pa, uint64_t pte_flags, boot_page_alloc_fn alloc,
-                     void *ctx, uint64_t *made, uint32_t *made_count, uint32_t made_max, uint8_t *made_level);
-
-static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t) != 0; }
+                     void *ctx, uint64_t *made, uint32_t *made_count, uint32_t made_max, uint8_t *made_level,
+                     uint64_t *made_va);
 
 #endif

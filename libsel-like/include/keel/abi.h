@@ -69,6 +69,9 @@ enum keel_error {
     KEEL_E_WOULD_BLOCK = 12,       /* NBSend with no receiver, NBRecv with nothing to receive */
     KEEL_E_NOT_SUPPORTED = 13,     /* this CPU or kernel build lacks the feature */
     KEEL_E_CANCELLED = 14,         /* the IPC partner or its object went away mid-operation */
+    KEEL_E_MAPPED = 15,            /* this frame/table cap is already mapped: unmap it, or map a copy */
+    KEEL_E_MISSING_TABLE = 16,     /* no paging structure at a level on the way; MR0 = the type needed (KEEL_OBJ_PDPT/PD/PT) */
+    KEEL_E_NO_ASID = 17,           /* the VSpace has no ASID yet (ASIDPool.Assign) */
     KEEL_ERROR_COUNT
 };
 
@@ -121,6 +124,10 @@ enum keel_cap_type {
 #define KEEL_NOTIFICATION_SIZE_BITS 6
 #define KEEL_REPLY_SIZE_BITS 6
 #define KEEL_SLOT_SIZE_BITS 6    /* a CNode of radix r takes 2^(r + 6) bytes */
+#define KEEL_PML4_SIZE_BITS 13   /* the table page plus a page of per-VSpace TLB bookkeeping */
+#define KEEL_ASID_POOL_SIZE_BITS 12
+#define KEEL_ASID_POOL_ENTRIES 512
+#define KEEL_ASID_POOLS 64
 #define KEEL_CNODE_MIN_RADIX 1
 #define KEEL_CNODE_MAX_RADIX 20
 #define KEEL_PAGE_BITS 12
@@ -174,7 +181,42 @@ enum keel_invocation {
     KEEL_DEBUG_EXIT,                  /* MR0 status (0 pass, 1 fail): end the emulator (test images) */
     KEEL_DEBUG_KERNEL_INFO,           /* reply: MR0 tick count, MR1 TSC kHz, MR2 timer Hz, MR3 flags (bit 0 debug build, bit 1 fastpath) */
     KEEL_DEBUG_SET_FAULT_LOGGING,     /* MR0 0/1: log unhandled user faults (default 1) */
+    KEEL_DEBUG_READ_PTE,              /* extra cap 0: VSpace root; MR0 vaddr: reply MR0 the leaf entry (0 if
+                                         unmapped), MR1 its level (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB, 0 none) */
+    KEEL_DEBUG_VSPACE_INFO,           /* extra cap 0: VSpace root: reply MR0 ASID, MR1 PCID on this CPU (0 none),
+                                         MR2 TLB generation, MR3 CPU mask */
+
+    /* Paging structures (PDPT, PD, PT): map into a VSpace at the level their type implies. */
+    KEEL_PAGING_MAP = 80,      /* extra cap 0: VSpace root (PML4); MR0 vaddr (low bits ignored) */
+    KEEL_PAGING_UNMAP,
+
+    /* Frames (4 KiB, 2 MiB, 1 GiB) */
+    KEEL_FRAME_MAP = 88,       /* extra cap 0: VSpace root; MR0 vaddr (aligned to the frame size),
+                                  MR1 access (KEEL_MAP_*), MR2 attributes (KEEL_CACHE_* | KEEL_MAP_PKEY(k)) */
+    KEEL_FRAME_REMAP,          /* MR0 access, MR1 attributes: change a mapping in place */
+    KEEL_FRAME_UNMAP,
+    KEEL_FRAME_GET_ADDRESS,    /* reply MR0 physical address, MR1 size in bytes, MR2 mapped vaddr (0 if not) */
+
+    /* VSpace roots */
+    KEEL_VSPACE_UNMAP_BATCH = 96, /* MR0 count (1..KEEL_UNMAP_BATCH_MAX), MR1.. frame cptrs mapped in this VSpace:
+                                     one invocation, one flush decision (per page or whole PCID) */
+
+    /* ASID control and pools */
+    KEEL_ASID_CONTROL_MAKE_POOL = 104, /* extra cap 0: Untyped (4 KiB is taken from it); MR0 destination slot
+                                          index, MR1 its depth, in the invoker's CSpace root */
+    KEEL_ASID_POOL_ASSIGN = 108,       /* extra cap 0: VSpace root without an ASID; reply MR0 the ASID */
 };
+
+/* Frame mapping access and attributes. Writable and executable together is refused (W^X). */
+#define KEEL_MAP_READ 1u
+#define KEEL_MAP_WRITE 2u
+#define KEEL_MAP_EXEC 4u
+#define KEEL_CACHE_WB 0u  /* write-back (normal memory) */
+#define KEEL_CACHE_WC 1u  /* write-combining (framebuffers) */
+#define KEEL_CACHE_UC 2u  /* uncached (device registers) */
+#define KEEL_MAP_PKEY(k) ((uint64_t)(k) << 8) /* protection key 0-15, needs PKU */
+#define KEEL_UNMAP_BATCH_MAX 60
+#define KEEL_UNMAP_FLUSH_THRESHOLD 16 /* more pages than this in one invocation: flush the whole PCID */
 
 /* Fault messages: a faulting thread sends a Call to its fault endpoint with one of these labels.
  * Reply with label 0 to resume the thread (after fixing its registers), or leave it blocked. */
@@ -182,6 +224,7 @@ enum keel_fault {
     KEEL_FAULT_VM = 2,         /* MR0 RIP, MR1 faulting address, MR2 page-fault error code (bit 5: protection key) */
     KEEL_FAULT_EXCEPTION = 3,  /* MR0 RIP, MR1 vector, MR2 error code, MR3 RSP */
     KEEL_FAULT_UNKNOWN_SYSCALL = 4, /* MR0 RIP, MR1 the syscall number */
+    KEEL_FAULT_NO_VSPACE = 5,  /* MR0 RIP: the thread's VSpace is gone or has lost its ASID */
 };
 
 enum keel_thread_state {

@@ -93,4 +93,26 @@ struct keel_kernel_info {
 int keel_debug_kernel_info(uint64_t dbg, struct keel_kernel_info *info);
 int keel_debug_set_fault_logging(uint64_t dbg, bool on);
 
+/* ---- Address spaces ---- */
+/* Map a PDPT, PD or PT into `vspace` covering `vaddr`. */
+int keel_paging_map(uint64_t table, uint64_t vspace, uint64_t vaddr);
+int keel_paging_unmap(uint64_t table);
+/* Map a frame at `vaddr` with `access` (KEEL_MAP_*) and `attr` (KEEL_CACHE_* | KEEL_MAP_PKEY(k)). */
+int keel_frame_map(uint64_t frame, uint64_t vspace, uint64_t vaddr, uint64_t access, uint64_t attr);
+int keel_frame_remap(uint64_t frame, uint64_t access, uint64_t attr);
+int keel_frame_unmap(uint64_t frame);
+struct keel_frame_info {
+    uint64_t paddr, size, mapped_vaddr;
+};
+int keel_frame_get_address(uint64_t frame, struct keel_frame_info *info);
+/* Unmap up to KEEL_UNMAP_BATCH_MAX frames of `vspace` in one invocation; *unmapped counts them. */
+int keel_vspace_unmap_batch(uint64_t vspace, const uint64_t *frames, unsigned count, uint64_t *unmapped);
+int keel_asid_control_make_pool(uint64_t control, uint64_t untyped, uint64_t dest_slot);
+int keel_asid_pool_assign(uint64_t pool, uint64_t vspace, uint64_t *asid);
+int keel_debug_read_pte(uint64_t dbg, uint64_t vspace, uint64_t vaddr, uint64_t *pte, uint64_t *level);
+struct keel_vspace_info {
+    uint64_t asid, pcid, tlb_gen, cpu_mask;
+};
+int keel_debug_vspace_info(uint64_t dbg, uint64_t vspace, struct keel_vspace_info *info);
+
 #endif
