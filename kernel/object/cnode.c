@@ -1,23 +1,33 @@
 /* CNodes: slot operations and the capability lifecycle (delete, revoke, object destruction). */
 #include "object/cnode.h"
-#include "log.h"
 #include "object/cdt.h"
 #include "object/endpoint.h"
 #include "object/tcb.h"
 #include "object/vspace.h"
 
-/* Destroying a CNode deletes its slots, which may hold the last cap to another CNode. The chain
- * is followed to this depth; deeper CNodes stay allocated (unreachable) until their Untyped is
- * revoked, which reclaims them without recursion. */
-#define CNODE_DESTROY_DEPTH 8
-static unsigned destroy_depth;
+/* Objects that hold capability slots: a CNode (2^radix slots) and a TCB (its four internal
+ * slots, which are consecutive in struct tcb). Deleting the last cap to one deletes its slots,
+ * which may hold the last cap to another, and so on without bound: cap_delete walks that chain
+ * iteratively, keeping the path in the slots being deleted (marked CAP_FLAG_ZOMBIE while their
+ * container is emptied: word2 links to the zombie below, word1 is the scan cursor), so kernel
+ * stack use stays constant however deep users nest them. */
+#define CAP_FLAG_ZOMBIE 0x80u
+
+static bool is_container(const struct cap *c) { return c->type == KEEL_OBJ_CNODE || c->type == KEEL_OBJ_TCB; }
+
+static uint64_t container_slots(const struct cap *c, struct cte **base)
+{
+    if (c->type == KEEL_OBJ_TCB) {
+        *base = &cap_tcb(c)->cspace_root;
+        return 4;
+    }
+    *base = cnode_slots(c);
+    return 1ull << c->radix;
+}
 
 static void object_destroy(const struct cap *c)
 {
     switch (c->type) {
-    case KEEL_OBJ_TCB:
-        tcb_destroy(cap_tcb(c));
-        break;
     case KEEL_OBJ_ENDPOINT:
         endpoint_destroy(cap_endpoint(c));
         break;
@@ -33,35 +43,73 @@ static void object_destroy(const struct cap *c)
     case KEEL_CAP_ASID_POOL:
         asid_pool_destroy((void *)c->obj);
         break;
-    case KEEL_OBJ_CNODE:
-        if (destroy_depth >= CNODE_DESTROY_DEPTH) {
-            log_warn("cnode: nesting deeper than %d while deleting; inner CNodes wait for their Untyped's revoke",
-                     CNODE_DESTROY_DEPTH);
-            break;
-        }
-        destroy_depth++;
-        for (uint64_t i = 0; i < (1ull << c->radix); i++)
-            cap_delete(&cnode_slots(c)[i]);
-        destroy_depth--;
-        break;
     default:
         /* Untyped, paging structures, frames, control caps: nothing else to tear down. */
         break;
     }
 }
 
+static void unmap_if_mapping_cap(struct cap *c)
+{
+    /* Each frame or table cap owns the one mapping it made: it goes with the cap. */
+    if (c->type >= KEEL_OBJ_PDPT && c->type <= KEEL_OBJ_FRAME_1G)
+        mapping_cap_deleted(c);
+}
+
+/* Starts emptying the container whose last cap is in `slot`, on top of the zombie `below`. */
+static struct cte *push_zombie(struct cte *slot, struct cte *below)
+{
+    slot->cap.flags |= CAP_FLAG_ZOMBIE;
+    slot->cap.word1 = 0;
+    slot->cap.word2 = (uint64_t)below;
+    if (slot->cap.type == KEEL_OBJ_TCB)
+        tcb_destroy_begin(cap_tcb(&slot->cap));
+    return slot;
+}
+
 void cap_delete(struct cte *slot)
 {
-    if (slot->cap.type == KEEL_CAP_NULL)
+    if (slot->cap.type == KEEL_CAP_NULL || (slot->cap.flags & CAP_FLAG_ZOMBIE))
         return;
-    /* Each frame or table cap owns the one mapping it made: it goes with the cap. */
-    if (slot->cap.type >= KEEL_OBJ_PDPT && slot->cap.type <= KEEL_OBJ_FRAME_1G)
-        mapping_cap_deleted(&slot->cap);
+    unmap_if_mapping_cap(&slot->cap);
     bool final = cdt_is_final(slot);
-    struct cap c = slot->cap;
-    cdt_remove(slot);
-    if (final)
-        object_destroy(&c);
+    if (!final || !is_container(&slot->cap)) {
+        struct cap c = slot->cap;
+        cdt_remove(slot);
+        if (final)
+            object_destroy(&c);
+        return;
+    }
+    struct cte *top = push_zombie(slot, 0);
+    while (top) {
+        struct cte *base;
+        uint64_t n = container_slots(&top->cap, &base);
+        uint64_t i = top->cap.word1;
+        while (i < n && (base[i].cap.type == KEEL_CAP_NULL || (base[i].cap.flags & CAP_FLAG_ZOMBIE)))
+            i++;
+        top->cap.word1 = i;
+        if (i == n) {
+            /* Empty: the container is gone; go on with the one below. */
+            struct cte *below = (struct cte *)top->cap.word2;
+            struct cap c = top->cap;
+            cdt_remove(top);
+            if (c.type == KEEL_OBJ_TCB)
+                tcb_destroy_end(cap_tcb(&c));
+            top = below;
+            continue;
+        }
+        struct cte *s = &base[i];
+        unmap_if_mapping_cap(&s->cap);
+        bool inner_final = cdt_is_final(s);
+        if (inner_final && is_container(&s->cap)) {
+            top = push_zombie(s, top);
+            continue;
+        }
+        struct cap c = s->cap;
+        cdt_remove(s);
+        if (inner_final)
+            object_destroy(&c);
+    }
 }
 
 void cap_revoke(struct cte *slot)

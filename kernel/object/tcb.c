@@ -97,7 +97,7 @@ void tcb_stop_unrunnable(struct tcb *t)
     fault_raise(t, KEEL_FAULT_NO_VSPACE, t->ctx.rip, 0, 0, 0);
 }
 
-void tcb_destroy(struct tcb *t)
+void tcb_destroy_begin(struct tcb *t)
 {
     tcb_suspend(t);
     notification_unbind(t);
@@ -108,10 +108,11 @@ void tcb_destroy(struct tcb *t)
             t->reply->caller = 0;
         t->reply = 0;
     }
-    cap_delete(&t->cspace_root);
-    cap_delete(&t->vspace_root);
-    cap_delete(&t->ipc_buffer_frame);
-    cap_delete(&t->fault_endpoint);
+    t->ipc_buffer = 0;
+}
+
+void tcb_destroy_end(struct tcb *t)
+{
     if (t->all_prev)
         t->all_prev->all_next = t->all_next;
     else

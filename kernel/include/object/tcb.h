@@ -7,7 +7,10 @@
 extern struct tcb *tcb_list; /* every live TCB */
 
 void tcb_init(struct tcb *t);
-void tcb_destroy(struct tcb *t);
+/* Destruction in two steps around the deletion of its internal caps (done by cap_delete, which
+ * treats a TCB's four internal slots like a small CNode). */
+void tcb_destroy_begin(struct tcb *t);
+void tcb_destroy_end(struct tcb *t);
 /* Remove `t` from whatever it waits on, without waking it. */
 void tcb_cancel_ipc(struct tcb *t);
 /* The other side of `t`'s IPC went away (t is off every queue already): the syscall fails with
