@@ -164,7 +164,7 @@ static const char *const fault_names[] = {
 void fault_raise(struct tcb *t, uint64_t label, uint64_t mr0, uint64_t mr1, uint64_t mr2, uint64_t mr3)
 {
     struct cte *ep = &t->fault_endpoint;
-    if (ep->cap.type != KEEL_OBJ_ENDPOINT) {
+    if (ep->cap.type != KEEL_OBJ_ENDPOINT || !(ep->cap.rights & KEEL_RIGHT_WRITE)) {
         if (fault_logging)
             log_warn("thread %p: unhandled %s (rip %#lx, %#lx, %#lx, %#lx) and no fault endpoint: suspended",
                      (void *)t, label < ARRAY_SIZE(fault_names) && fault_names[label] ? fault_names[label] : "fault",

@@ -74,6 +74,8 @@ void sched_unready(struct tcb *t)
 void sched_yield(void)
 {
     struct percpu *c = this_cpu();
+    if (c->current)
+        c->current->time_slice = TIME_SLICE_TICKS;
     c->slice_expired = true;
     c->need_resched = true;
 }

@@ -33,7 +33,7 @@ static int lookup_extra_caps(struct invocation *inv)
         return 0;
     struct keel_ipc_buffer *b = inv->caller->ipc_buffer;
     if (!b)
-        return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 0, 0, 0); /* caps travel in the IPC buffer */
+        return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); /* caps travel in the IPC buffer */
     for (unsigned i = 0; i < inv->extra_caps; i++) {
         int err;
         if (b->caps[i] == 0) {
@@ -213,7 +213,7 @@ void handle_syscall(void)
                     fail(t, KEEL_E_INVALID_CAPABILITY, 0, 0, 0, 1);
                     break;
                 }
-                if (!lookup_reply(t, &reply))
+                if (!need_rights(t, &slot->cap, KEEL_RIGHT_READ) || !lookup_reply(t, &reply))
                     break;
                 if (reply)
                     reply_deliver(reply, t); /* no caller waiting: just receive */

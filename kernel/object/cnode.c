@@ -13,6 +13,8 @@
  * stack use stays constant however deep users nest them. */
 #define CAP_FLAG_ZOMBIE 0x80u
 
+static bool has_badge(uint8_t type) { return type == KEEL_OBJ_ENDPOINT || type == KEEL_OBJ_NOTIFICATION; }
+
 static bool is_container(const struct cap *c) { return c->type == KEEL_OBJ_CNODE || c->type == KEEL_OBJ_TCB; }
 
 static uint64_t container_slots(const struct cap *c, struct cte **base)
@@ -134,7 +136,6 @@ struct cap cap_derive(const struct cap *src)
     return c;
 }
 
-static bool has_badge(uint8_t type) { return type == KEEL_OBJ_ENDPOINT || type == KEEL_OBJ_NOTIFICATION; }
 
 /* Applies Mint/Mutate data to a new cap: a badge for endpoints and notifications (only on an
  * unbadged cap), a guard for CNodes. */
@@ -191,8 +192,8 @@ int cnode_invoke(struct invocation *inv)
         /* The cap arriving in dest takes the dest badge (MR7), the one arriving in pivot the
          * pivot badge (MR6). */
         struct cap into_dest = pivot->cap, into_pivot = src->cap;
-        if ((err = apply_data(inv, &into_dest, inv_arg(inv, 7), pivot->cap.guard_bits, 7)) ||
-            (err = apply_data(inv, &into_pivot, inv_arg(inv, 6), src->cap.guard_bits, 6)))
+        if ((has_badge(into_dest.type) && (err = apply_data(inv, &into_dest, inv_arg(inv, 7), 0, 7))) ||
+            (has_badge(into_pivot.type) && (err = apply_data(inv, &into_pivot, inv_arg(inv, 6), 0, 6))))
             return err;
         if (dest == src) {
             cdt_swap(pivot, src);

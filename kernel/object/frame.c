@@ -230,14 +230,14 @@ int vspace_invoke(struct invocation *inv)
     struct cte *frames[KEEL_UNMAP_BATCH_MAX];
     for (uint64_t i = 0; i < n; i++) {
         int err;
-        frames[i] = lookup_cap_slot(inv->caller, inv_arg(inv, 1 + (unsigned)i), 1 + (unsigned)i, inv, &err);
+        frames[i] = lookup_cap_slot(inv->caller, inv_arg(inv, 1 + (unsigned)i), 2 + (unsigned)i, inv, &err);
         if (!frames[i])
             return err;
         const struct cap *f = &frames[i]->cap;
         if (f->type < KEEL_OBJ_FRAME_4K || f->type > KEEL_OBJ_FRAME_1G)
-            return inv_fail(inv, KEEL_E_INVALID_CAPABILITY, 1, 1 + i, 0, 0);
+            return inv_fail(inv, KEEL_E_INVALID_CAPABILITY, 1, 2 + i, 0, 0);
         if ((f->flags & CAP_FLAG_MAPPED) && f->word2 != vs->asid)
-            return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 1 + i, 0, 0); /* mapped elsewhere */
+            return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 1 + i, 0, 0); /* MR(1+i) is mapped elsewhere */
     }
     uint64_t vas[KEEL_UNMAP_BATCH_MAX], cleared = 0;
     for (uint64_t i = 0; i < n; i++) {

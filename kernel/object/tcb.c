@@ -211,6 +211,16 @@ static int configure(struct invocation *inv, struct tcb *t)
     return 0;
 }
 
+/* Can `t` be resumed? 0, or the error Resume gives (MR0 1: no VSpace, 2: no CSpace). */
+static int resume_check(struct invocation *inv, const struct tcb *t)
+{
+    if (!vspace_usable(t))
+        return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, 1, 0, 0);
+    if (t->cspace_root.cap.type != KEEL_OBJ_CNODE)
+        return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, 2, 0, 0);
+    return 0;
+}
+
 static int write_registers(struct invocation *inv, struct tcb *t)
 {
     INV_NEED_ARGS(inv, 1 + KEEL_USER_REGS_WORDS);
@@ -226,6 +236,9 @@ static int write_registers(struct invocation *inv, struct tcb *t)
         return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, 2, 0, 0);
     if (r[18] >= USER_TOP || r[19] >= USER_TOP)
         return inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, r[18] >= USER_TOP ? 19 : 20, 0, 0);
+    int unrunnable = resume_check(inv, t);
+    if (inv_arg(inv, 0) && unrunnable)
+        return unrunnable; /* resuming needs what Resume needs */
     /* The thread keeps its state: a fault handler fixes a faulting thread's registers and then
      * replies to resume it, so this must not cancel the pending fault IPC. */
     struct user_context *c = &t->ctx;
@@ -305,10 +318,8 @@ int tcb_invoke(struct invocation *inv)
     case KEEL_TCB_WRITE_REGISTERS:
         return write_registers(inv, t);
     case KEEL_TCB_RESUME:
-        if (!vspace_usable(t))
-            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, 1, 0, 0); /* MR0 1: no VSpace */
-        if (t->cspace_root.cap.type != KEEL_OBJ_CNODE)
-            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 1, 2, 0, 0); /* MR0 2: no CSpace */
+        if ((err = resume_check(inv, t)))
+            return err;
         tcb_resume(t);
         return 0;
     case KEEL_TCB_SUSPEND:

@@ -54,7 +54,11 @@ bool arch_switch_to(struct tcb *prev, struct tcb *next)
         if (!prev || prev->gs_base != next->gs_base)
             wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* becomes GS base at swapgs on the way out */
     }
-    if (cpu_enabled.pku && rdpkru() != next->pkru)
-        wrpkru(next->pkru);
+    if (cpu_enabled.pku && prev != next) {
+        if (prev)
+            prev->pkru = rdpkru(); /* the thread may have changed it with WRPKRU */
+        if (rdpkru() != next->pkru)
+            wrpkru(next->pkru);
+    }
     return true;
 }

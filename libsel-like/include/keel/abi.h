@@ -51,7 +51,10 @@ static inline uint64_t keel_msg_unwrapped(keel_msginfo_t m) { return (m >> 9) & 
 static inline int keel_msg_is_error(keel_msginfo_t m) { return (m & KEEL_MSG_ERROR) != 0; }
 
 /* ---- Errors ----------------------------------------------------------------------------------
- * An error reply has KEEL_MSG_ERROR set, label = the code, and detail words in MR0.. as noted. */
+ * An error reply has KEEL_MSG_ERROR set, label = the code, and detail words in MR0.. as noted.
+ * "which" in a detail word names a capability pointer: 0 for the invoked cptr, otherwise its
+ * 1-based position among the invocation's arguments (extra cap i: i + 1; a cptr passed in MR k:
+ * k + 1; the reply cptr of Recv/ReplyRecv: 1). */
 enum keel_error {
     KEEL_OK = 0,
     KEEL_E_INVALID_ARGUMENT = 1,   /* MR0 = index of the bad argument */
@@ -61,9 +64,9 @@ enum keel_error {
     KEEL_E_RANGE = 4,              /* MR0 = argument index, MR1 = minimum, MR2 = maximum allowed */
     KEEL_E_ALIGNMENT = 5,          /* MR0 = argument index, MR1 = required alignment */
     KEEL_E_FAILED_LOOKUP = 6,      /* MR0 = enum keel_lookup_failure, MR1 = bits left, MR2 = which cptr (0 invoked, i+1 extra/argument) */
-    KEEL_E_TRUNCATED_MESSAGE = 7,  /* the message is too short for the invocation */
-    KEEL_E_DELETE_FIRST = 8,       /* the destination slot is occupied */
-    KEEL_E_REVOKE_FIRST = 9,       /* the object still has children */
+    KEEL_E_TRUNCATED_MESSAGE = 7,  /* the message is too short for the invocation; MR0 = words needed */
+    KEEL_E_DELETE_FIRST = 8,       /* the destination slot (or page-table entry) is occupied; MR0 = which one */
+    KEEL_E_REVOKE_FIRST = 9,       /* reserved: no invocation returns it yet */
     KEEL_E_NOT_ENOUGH_MEMORY = 10, /* MR0 = bytes available */
     KEEL_E_INSUFFICIENT_RIGHTS = 11, /* MR0 = rights needed (enum keel_rights) */
     KEEL_E_WOULD_BLOCK = 12,       /* NBSend with no receiver, NBRecv with nothing to receive */
@@ -84,7 +87,7 @@ enum keel_lookup_failure {
 
 /* ---- Rights ------------------------------------------------------------------------------- */
 enum keel_rights {
-    KEEL_RIGHT_READ = 1 << 0,        /* endpoints: receive; frames: map readable */
+    KEEL_RIGHT_READ = 1 << 0,        /* endpoints and notifications: receive/wait; frames: map readable */
     KEEL_RIGHT_WRITE = 1 << 1,       /* endpoints: send; notifications: signal; frames: map writable */
     KEEL_RIGHT_GRANT = 1 << 2,       /* endpoints: send capabilities along with a message */
     KEEL_RIGHT_GRANT_REPLY = 1 << 3, /* endpoints: a Call through this cap accepts caps in the reply */
@@ -136,14 +139,16 @@ enum keel_cap_type {
 /* ---- Invocation labels (the label of a Call on an object's capability) -------------------- */
 enum keel_invocation {
     /* Untyped */
-    KEEL_UNTYPED_RETYPE = 1,   /* MR0 type, MR1 size (CNode: radix; Untyped: bytes, page multiple; else 0),
+    KEEL_UNTYPED_RETYPE = 1,   /* MR0 type, MR1 size (CNode: radix; Untyped: bytes, page multiple; else ignored),
                                   MR2 destination CNode cptr, MR3 its depth (0: the caller's root CNode),
-                                  MR4 first slot, MR5 count. Reply: MR0 bytes left. */
+                                  MR4 first slot, MR5 count. Reply: MR0 bytes left. Device Untyped
+                                  become only frames or smaller device Untyped. */
     KEEL_UNTYPED_DESCRIBE,     /* reply: MR0 physical base, MR1 size, MR2 watermark (bytes used), MR3 is device */
 
     /* CNode: the invoked CNode is the destination root; (index, depth) address a slot below it. */
     KEEL_CNODE_COPY = 16,      /* MR0 dest index, MR1 dest depth, MR2 src root cptr, MR3 src index, MR4 src depth, MR5 rights mask */
-    KEEL_CNODE_MINT,           /* as Copy, MR6 badge (endpoints, notifications) or guard (CNodes: MR6 guard, MR7 guard bits) */
+    KEEL_CNODE_MINT,           /* as Copy, MR6 badge (endpoints, notifications) or guard (CNodes: MR6 guard, MR7 guard
+                                  bits); always 8 words. Only an unbadged cap can be badged. */
     KEEL_CNODE_MOVE,           /* MR0-4 as Copy */
     KEEL_CNODE_MUTATE,         /* as Move, MR5 rights mask, MR6 badge/guard, MR7 guard bits */
     KEEL_CNODE_DELETE,         /* MR0 index, MR1 depth */
@@ -218,8 +223,10 @@ enum keel_invocation {
 #define KEEL_UNMAP_BATCH_MAX 60
 #define KEEL_UNMAP_FLUSH_THRESHOLD 16 /* more pages than this in one invocation: flush the whole PCID */
 
-/* Fault messages: a faulting thread sends a Call to its fault endpoint with one of these labels.
- * Reply with label 0 to resume the thread (after fixing its registers), or leave it blocked. */
+/* Fault messages: a faulting thread sends a Call to its fault endpoint (which needs the Write
+ * right) with one of these labels. Reply with label 0 to resume the thread where it faulted (fix
+ * its registers first with WriteRegisters, resume = 0, if needed); a non-zero label leaves it
+ * stopped (inactive). With no usable fault endpoint the thread is suspended and the kernel logs it. */
 enum keel_fault {
     KEEL_FAULT_VM = 2,         /* MR0 RIP, MR1 faulting address, MR2 page-fault error code (bit 5: protection key) */
     KEEL_FAULT_EXCEPTION = 3,  /* MR0 RIP, MR1 vector, MR2 error code, MR3 RSP */
