@@ -57,7 +57,11 @@ static void check_slot(struct cte *s)
                       "object %lx-%lx lies outside its Untyped's used part %lx-%lx", a, b, s->cap.obj,
                       s->cap.obj + s->cap.word2);
         }
-        if (s != &cdt_root && s->cap.type != KEEL_OBJ_UNTYPED)
+        /* Only Untyped and the control caps (which issue handler and port caps) have children of
+         * other objects; every other child is a copy. */
+        bool issuer = s->cap.type == KEEL_OBJ_UNTYPED || s->cap.type == KEEL_CAP_IRQ_CONTROL ||
+                      s->cap.type == KEEL_CAP_IOPORT_CONTROL;
+        if (s != &cdt_root && !issuer)
             CHECK(cap_same_object(&s->cap, &c->cap), "slot %p: a copy refers to another object", (void *)c);
     }
     if (s != &cdt_root && s->cap.type == KEEL_OBJ_UNTYPED)

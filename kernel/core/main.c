@@ -12,6 +12,7 @@
 #include "log.h"
 #include "panic.h"
 #include "platform.h"
+#include "object/irq.h"
 #include "sched.h"
 #include "symbols.h"
 
@@ -184,6 +185,7 @@ static void setup_interrupts(void)
     if (!lapic_timer_calibrate())
         panic("lapic: the timer does not count; cannot schedule");
     trap_set_handler(VEC_LAPIC_TIMER, timer_tick);
+    irq_init();
     trap_set_handler(VEC_LAPIC_ERROR, lapic_error);
     lapic_timer_start(boot.options.timer_hz);
     log_info("timer: LAPIC %lu kHz, TSC %lu kHz, tick %u Hz", lapic_timer_hz() / 1000, tsc_khz(),

@@ -9,6 +9,7 @@
 #include "object/cnode.h"
 #include "object/debug.h"
 #include "object/endpoint.h"
+#include "object/irq.h"
 #include "object/tcb.h"
 #include "object/untyped.h"
 #include "object/vspace.h"
@@ -72,6 +73,10 @@ static void invoke(struct tcb *caller, struct cte *slot, keel_msginfo_t info)
         case KEEL_OBJ_FRAME_1G: err = frame_invoke(&inv); break;
         case KEEL_CAP_ASID_CONTROL: err = asid_control_invoke(&inv); break;
         case KEEL_CAP_ASID_POOL: err = asid_pool_invoke(&inv); break;
+        case KEEL_CAP_IRQ_CONTROL: err = irq_control_invoke(&inv); break;
+        case KEEL_CAP_IRQ_HANDLER: err = irq_handler_invoke(&inv); break;
+        case KEEL_CAP_IOPORT_CONTROL: err = ioport_control_invoke(&inv); break;
+        case KEEL_CAP_IOPORT: err = ioport_invoke(&inv); break;
         default: err = inv_fail(&inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); break;
         }
     }

@@ -2,6 +2,7 @@
 #include "object/cnode.h"
 #include "object/cdt.h"
 #include "object/endpoint.h"
+#include "object/irq.h"
 #include "object/tcb.h"
 #include "object/vspace.h"
 
@@ -34,6 +35,7 @@ static void object_destroy(const struct cap *c)
         endpoint_destroy(cap_endpoint(c));
         break;
     case KEEL_OBJ_NOTIFICATION:
+        irq_notification_gone(cap_notification(c));
         notification_destroy(cap_notification(c));
         break;
     case KEEL_OBJ_REPLY:
@@ -45,6 +47,9 @@ static void object_destroy(const struct cap *c)
     case KEEL_CAP_ASID_POOL:
         asid_pool_destroy((void *)c->obj);
         break;
+    case KEEL_CAP_IRQ_HANDLER:
+        irq_handler_destroy(c);
+        break;
     default:
         /* Untyped, paging structures, frames, control caps: nothing else to tear down. */
         break;
@@ -53,9 +58,12 @@ static void object_destroy(const struct cap *c)
 
 static void unmap_if_mapping_cap(struct cap *c)
 {
-    /* Each frame or table cap owns the one mapping it made: it goes with the cap. */
+    /* Each frame, table or I/O port cap owns the one mapping or binding it made: it goes with
+     * the cap. */
     if (c->type >= KEEL_OBJ_PDPT && c->type <= KEEL_OBJ_FRAME_1G)
         mapping_cap_deleted(c);
+    else if (c->type == KEEL_CAP_IOPORT)
+        ioport_cap_deleted(c);
 }
 
 /* Starts emptying the container whose last cap is in `slot`, on top of the zombie `below`. */
@@ -123,13 +131,14 @@ void cap_revoke(struct cte *slot)
 
 bool cap_derivable(const struct cap *c)
 {
-    return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED;
+    /* An Untyped's watermark and an IRQ handler's line ownership live in their one cap. */
+    return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED && c->type != KEEL_CAP_IRQ_HANDLER;
 }
 
 struct cap cap_derive(const struct cap *src)
 {
     struct cap c = *src;
-    if (c.type >= KEEL_OBJ_PDPT && c.type <= KEEL_OBJ_FRAME_1G) {
+    if ((c.type >= KEEL_OBJ_PDPT && c.type <= KEEL_OBJ_FRAME_1G) || c.type == KEEL_CAP_IOPORT) {
         c.flags &= (uint8_t)~CAP_FLAG_MAPPED;
         c.word1 = c.word2 = 0;
     }

@@ -13,6 +13,7 @@
 #include "arch/paging.h"
 #include "arch/x86.h"
 #include "klib.h"
+#include "object/irq.h"
 #include "object/pcid.h"
 
 #define CR3_NOFLUSH (1ull << 63)
@@ -134,6 +135,7 @@ uint64_t *vspace_entry(struct vspace *vs, uint64_t va, unsigned level, uint32_t 
 
 void vspace_destroy(struct vspace *vs)
 {
+    ioport_vspace_gone(vs);
     asid_release(vs);
     for (uint32_t i = 0; i < MAX_CPUS; i++) {
         struct percpu *c = cpu_get(i);

@@ -378,3 +378,36 @@ int keel_debug_vspace_info(uint64_t dbg, uint64_t vspace, struct keel_vspace_inf
         *info = (struct keel_vspace_info){ out[0], out[1], out[2], out[3] };
     return err;
 }
+
+/* ---- Interrupts and I/O ports ---- */
+
+int keel_irq_control_get(uint64_t control, uint64_t irq, uint64_t flags, uint64_t dest_slot, uint64_t *gsi)
+{
+    const uint64_t mr[] = { irq, dest_slot, 64, flags };
+    uint64_t out = 0;
+    int err = keel_invoke(control, KEEL_IRQ_CONTROL_GET, mr, 4, 0, 0, &out, 1);
+    if (!err && gsi)
+        *gsi = out;
+    return err;
+}
+
+int keel_irq_handler_set_notification(uint64_t handler, uint64_t ntfn)
+{
+    return keel_invoke(handler, KEEL_IRQ_HANDLER_SET_NOTIFICATION, 0, 0, &ntfn, 1, 0, 0);
+}
+
+int keel_irq_handler_ack(uint64_t handler) { return keel_invoke(handler, KEEL_IRQ_HANDLER_ACK, 0, 0, 0, 0, 0, 0); }
+int keel_irq_handler_clear(uint64_t handler) { return keel_invoke(handler, KEEL_IRQ_HANDLER_CLEAR, 0, 0, 0, 0, 0, 0); }
+
+int keel_ioport_control_issue(uint64_t control, uint64_t first, uint64_t last, uint64_t dest_slot)
+{
+    const uint64_t mr[] = { first, last, dest_slot, 64 };
+    return keel_invoke(control, KEEL_IOPORT_CONTROL_ISSUE, mr, 4, 0, 0, 0, 0);
+}
+
+int keel_ioport_bind(uint64_t ioport, uint64_t vspace)
+{
+    return keel_invoke(ioport, KEEL_IOPORT_BIND, 0, 0, &vspace, 1, 0, 0);
+}
+
+int keel_ioport_unbind(uint64_t ioport) { return keel_invoke(ioport, KEEL_IOPORT_UNBIND, 0, 0, 0, 0, 0, 0); }

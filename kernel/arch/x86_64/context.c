@@ -6,6 +6,7 @@
 #include "arch/layout.h"
 #include "arch/paging.h"
 #include "arch/x86.h"
+#include "object/irq.h"
 #include "object/vspace.h"
 #include "sched.h"
 
@@ -39,6 +40,7 @@ bool arch_switch_to(struct tcb *prev, struct tcb *next)
     if (!vspace_usable(next))
         return false;
     vspace_activate_thread(next);
+    ioport_switch(vspace_of_cap(&next->vspace_root.cap));
     uint64_t top = (uint64_t)(&next->ctx + 1);
     c->tss.rsp[0] = top;
     c->ctx_top = top;

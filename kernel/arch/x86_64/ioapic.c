@@ -53,3 +53,36 @@ void ioapic_init(uint8_t id, uint64_t phys, uint32_t gsi_base)
 }
 
 uint32_t ioapic_gsi_count(void) { return total_gsis; }
+
+static struct ioapic *ioapic_for(uint32_t gsi, uint32_t *pin)
+{
+    for (uint32_t i = 0; i < ioapic_count; i++)
+        if (gsi >= ioapics[i].gsi_base && gsi < ioapics[i].gsi_base + ioapics[i].count) {
+            *pin = gsi - ioapics[i].gsi_base;
+            return &ioapics[i];
+        }
+    return 0;
+}
+
+bool ioapic_route(uint32_t gsi, uint8_t vector, bool level, bool active_low, uint32_t apic_id)
+{
+    uint32_t pin;
+    struct ioapic *io = ioapic_for(gsi, &pin);
+    if (!io)
+        return false;
+    /* Fixed delivery, physical destination, masked until the driver is ready for it. */
+    uint32_t low = vector | REDIR_MASKED | (level ? 1u << 15 : 0) | (active_low ? 1u << 13 : 0);
+    wr(io, REG_REDIRECTION(pin) + 1, apic_id << 24);
+    wr(io, REG_REDIRECTION(pin), low);
+    return true;
+}
+
+void ioapic_set_masked(uint32_t gsi, bool masked)
+{
+    uint32_t pin;
+    struct ioapic *io = ioapic_for(gsi, &pin);
+    if (!io)
+        return;
+    uint32_t low = rd(io, REG_REDIRECTION(pin));
+    wr(io, REG_REDIRECTION(pin), masked ? low | REDIR_MASKED : low & ~REDIR_MASKED);
+}

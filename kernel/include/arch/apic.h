@@ -23,5 +23,8 @@ uint64_t tsc_khz(void);
 
 void ioapic_init(uint8_t id, uint64_t phys, uint32_t gsi_base);
 uint32_t ioapic_gsi_count(void);
+/* Routes a GSI to `vector` on the CPU with `apic_id`, left masked; false if no IOAPIC has it. */
+bool ioapic_route(uint32_t gsi, uint8_t vector, bool level, bool active_low, uint32_t apic_id);
+void ioapic_set_masked(uint32_t gsi, bool masked);
 
 #endif

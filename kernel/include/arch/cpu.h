@@ -67,6 +67,7 @@ struct percpu {
     struct run_queue rq;
     struct tcb *fpu_owner; /* whose FPU state the registers hold */
     struct vspace *active_vspace; /* whose translations CR3 selects now (NULL: kernel only) */
+    struct vspace *io_vspace;     /* whose I/O port ranges are open in this CPU's TSS bitmap */
     struct pcid_table pcids;
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));

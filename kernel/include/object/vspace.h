@@ -18,6 +18,10 @@ struct vspace {
     uint64_t cpu_gen[MAX_CPUS];  /* tlb_gen this CPU's TLB is known to match */
     uint16_t pcid[MAX_CPUS];     /* this VSpace's PCID on each CPU (0: none) */
     uint64_t cpu_mask;           /* CPUs that may hold its translations */
+    uint32_t io_count;           /* I/O port ranges bound to it (IOPort caps) */
+    struct {
+        uint16_t first, last;
+    } io[KEEL_IOPORT_RANGES];
 };
 
 static inline struct vspace *vspace_of_cap(const struct cap *c) { return (struct vspace *)(c->obj + 4096); }

@@ -66,7 +66,7 @@ enum keel_error {
     KEEL_E_FAILED_LOOKUP = 6,      /* MR0 = enum keel_lookup_failure, MR1 = bits left, MR2 = which cptr (0 invoked, i+1 extra/argument) */
     KEEL_E_TRUNCATED_MESSAGE = 7,  /* the message is too short for the invocation; MR0 = words needed */
     KEEL_E_DELETE_FIRST = 8,       /* the destination slot (or page-table entry) is occupied; MR0 = which one */
-    KEEL_E_REVOKE_FIRST = 9,       /* reserved: no invocation returns it yet */
+    KEEL_E_REVOKE_FIRST = 9,       /* the resource is taken by another cap (an IRQ line with a handler); MR0 which */
     KEEL_E_NOT_ENOUGH_MEMORY = 10, /* MR0 = bytes available */
     KEEL_E_INSUFFICIENT_RIGHTS = 11, /* MR0 = rights needed (enum keel_rights) */
     KEEL_E_WOULD_BLOCK = 12,       /* NBSend with no receiver, NBRecv with nothing to receive */
@@ -210,7 +210,25 @@ enum keel_invocation {
     KEEL_ASID_CONTROL_MAKE_POOL = 104, /* extra cap 0: Untyped (4 KiB is taken from it); MR0 destination slot
                                           index, MR1 its depth, in the invoker's CSpace root */
     KEEL_ASID_POOL_ASSIGN = 108,       /* extra cap 0: VSpace root without an ASID; reply MR0 the ASID */
+
+    /* Interrupts: IRQControl makes one handler cap per line; the line is masked until Ack. */
+    KEEL_IRQ_CONTROL_GET = 112,  /* MR0 line (ISA IRQ 0-15, or a GSI with KEEL_IRQ_GSI), MR1 destination slot,
+                                    MR2 its depth (invoker's CSpace root), MR3 flags KEEL_IRQ_*; reply MR0 GSI */
+    KEEL_IRQ_HANDLER_SET_NOTIFICATION = 116, /* extra cap 0: notification (Write right); signalled with its badge */
+    KEEL_IRQ_HANDLER_ACK,        /* the driver has handled it: unmask the line */
+    KEEL_IRQ_HANDLER_CLEAR,      /* unbind the notification */
+
+    /* I/O ports: a port range cap is bound to a VSpace, whose threads then use in/out directly
+     * (the kernel installs the range in the CPU's I/O permission bitmap when the VSpace runs). */
+    KEEL_IOPORT_CONTROL_ISSUE = 120, /* MR0 first port, MR1 last port, MR2 destination slot, MR3 its depth */
+    KEEL_IOPORT_BIND = 124,      /* extra cap 0: VSpace root (at most KEEL_IOPORT_RANGES per VSpace) */
+    KEEL_IOPORT_UNBIND,          /* also happens when the cap is deleted or revoked: access ends at once */
 };
+
+#define KEEL_IRQ_GSI (1u << 0)          /* MR0 is a global system interrupt number, not an ISA IRQ */
+#define KEEL_IRQ_LEVEL (1u << 1)        /* level-triggered (GSIs; ISA IRQs follow the ACPI overrides) */
+#define KEEL_IRQ_ACTIVE_LOW (1u << 2)
+#define KEEL_IOPORT_RANGES 8
 
 /* Frame mapping access and attributes. Writable and executable together is refused (W^X). */
 #define KEEL_MAP_READ 1u

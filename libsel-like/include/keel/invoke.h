@@ -115,4 +115,16 @@ struct keel_vspace_info {
 };
 int keel_debug_vspace_info(uint64_t dbg, uint64_t vspace, struct keel_vspace_info *info);
 
+/* ---- Interrupts and I/O ports ---- */
+/* A handler cap for ISA IRQ `irq` (or a GSI with KEEL_IRQ_GSI in flags) in `dest_slot`; *gsi = its line. */
+int keel_irq_control_get(uint64_t control, uint64_t irq, uint64_t flags, uint64_t dest_slot, uint64_t *gsi);
+int keel_irq_handler_set_notification(uint64_t handler, uint64_t ntfn);
+int keel_irq_handler_ack(uint64_t handler);
+int keel_irq_handler_clear(uint64_t handler);
+/* A cap for ports [first, last] in `dest_slot`. */
+int keel_ioport_control_issue(uint64_t control, uint64_t first, uint64_t last, uint64_t dest_slot);
+/* Open the range to every thread of `vspace` (they then use in/out directly). */
+int keel_ioport_bind(uint64_t ioport, uint64_t vspace);
+int keel_ioport_unbind(uint64_t ioport);
+
 #endif
