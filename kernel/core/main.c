@@ -9,6 +9,7 @@
 #include "arch/x86.h"
 #include "boot.h"
 #include "console.h"
+#include "ipc.h"
 #include "log.h"
 #include "panic.h"
 #include "platform.h"
@@ -213,6 +214,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     if (cmdline_parse(boot.mb.cmdline, &boot.options, &d) != 0)
         log_warn("%s", d.msg);
     log_set_level(boot.options.log_level);
+    fastpath_enabled = boot.options.fastpath != TRI_OFF;
     platform_exit_on_panic = boot.options.selftest;
     setup_console();
     log_info("boot: loader '%s', %s, command line '%s', %u modules", boot.mb.loader_name,

@@ -71,6 +71,12 @@ void sched_unready(struct tcb *t)
         c->need_resched = true;
 }
 
+bool sched_has_peer(const struct tcb *t)
+{
+    const struct tcb *best = runq_highest(&this_cpu()->rq);
+    return best && best->priority >= t->priority;
+}
+
 void sched_yield(void)
 {
     struct percpu *c = this_cpu();

@@ -1,6 +1,7 @@
 /* Syscall dispatch. Eight syscalls; everything else is a Call on a capability, decoded by the
  * object's own file. Errors come back as a message with KEEL_MSG_ERROR set (see abi.h). */
 #include "arch/apic.h"
+#include "arch/layout.h"
 #include "arch/trap.h"
 #include "arch/x86.h"
 #include "console.h"
@@ -187,13 +188,40 @@ static void do_send(struct tcb *t, struct cte *slot, bool blocking, bool call)
     }
 }
 
+/* The thread about to return to user mode must have a user-half RIP: IRETQ to a non-canonical
+ * one faults inside the kernel after SWAPGS. That happens when a syscall was the last
+ * instruction below the top of the user half: the thread takes the #GP it would have taken
+ * running on (a fault message, or it stops), and someone else runs. */
+static void ensure_returnable(void)
+{
+    for (;;) {
+        struct tcb *t = current_thread();
+        if (t && t->ctx.rip < USER_TOP)
+            return;
+        if (t)
+            fault_raise(t, KEEL_FAULT_EXCEPTION, t->ctx.rip, VEC_GENERAL_PROTECTION, 0, t->ctx.rsp);
+        schedule();
+    }
+}
+
 void handle_syscall(void)
 {
     struct tcb *t = current_thread();
     uint64_t nr = t->ctx.rax;
     struct cte *slot = 0;
+    if (fastpath_enabled && ((nr == KEEL_SYS_CALL && fastpath_call(t)) ||
+                             (nr == KEEL_SYS_REPLY_RECV && fastpath_reply_recv(t)))) {
+        if (__builtin_expect(current_thread()->ctx.rip >= USER_TOP, 0))
+            ensure_returnable();
+        return;
+    }
     if (nr == KEEL_SYS_YIELD) {
         msg_complete(t, 0, 0);
+        /* Nobody else at this priority or above: yielding changes nothing, skip the scheduler. */
+        if (!sched_has_peer(t)) {
+            ensure_returnable();
+            return;
+        }
         sched_yield();
     } else if (nr == KEEL_SYS_DEBUG_PUTCHAR && KEEL_DEBUG) {
         char ch = (char)t->ctx.rdi;
@@ -232,6 +260,7 @@ void handle_syscall(void)
     }
     if (this_cpu()->need_resched)
         schedule();
+    ensure_returnable();
 }
 
 void trap_from_user(struct trap_frame *f)
@@ -249,4 +278,5 @@ void trap_from_user(struct trap_frame *f)
     }
     if (this_cpu()->need_resched || !this_cpu()->current)
         schedule();
+    ensure_returnable();
 }

@@ -15,6 +15,7 @@ struct kernel_options {
     /* pcid=on|off|auto etc., default auto (use when present). "on" for a feature the CPU lacks is
      * a warning, not an error: the caller handles that. */
     enum tristate pcid, invpcid, pku, smep, smap, umip;
+    enum tristate fastpath; /* fastpath=on|off|auto: the IPC fastpath (default on) */
     bool selftest;     /* "selftest" (also =1, =0): run the kernel self-tests then exit QEMU */
     bool quiet_boot;   /* "quiet" (also =1, =0) */
     bool test_panic;   /* "test_panic": with selftest, provoke a kernel page fault to check the panic path */

@@ -65,4 +65,9 @@ void ipc_transfer(struct tcb *sender, struct tcb *receiver, uint64_t badge, bool
 void fault_raise(struct tcb *t, uint64_t label, uint64_t mr0, uint64_t mr1, uint64_t mr2, uint64_t mr3);
 extern bool fault_logging;
 
+/* The IPC fastpath (core/fastpath.c): true if it handled the syscall. */
+extern bool fastpath_enabled;
+bool fastpath_call(struct tcb *t);
+bool fastpath_reply_recv(struct tcb *t);
+
 #endif

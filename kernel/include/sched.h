@@ -19,6 +19,8 @@ void sched_wake(struct tcb *t);
 /* Take `t` out of the ready queue (it blocked or stopped). */
 void sched_unready(struct tcb *t);
 void sched_yield(void);
+/* Is another thread runnable at `t`'s priority or above? */
+bool sched_has_peer(const struct tcb *t);
 void sched_tick(void);
 /* Picks the thread to run next and switches to it; idles (interrupts on) when there is none.
  * Called before every return to user mode when a reschedule is pending. */

@@ -50,7 +50,7 @@ int debug_invoke(struct invocation *inv)
         inv_reply(inv, 0, this_cpu()->ticks);
         inv_reply(inv, 1, tsc_khz());
         inv_reply(inv, 2, boot.options.timer_hz);
-        inv_reply(inv, 3, (KEEL_DEBUG ? 1u : 0u));
+        inv_reply(inv, 3, (KEEL_DEBUG ? 1u : 0u) | (fastpath_enabled ? 2u : 0u));
         return 0;
     case KEEL_DEBUG_READ_PTE:
     case KEEL_DEBUG_VSPACE_INFO:

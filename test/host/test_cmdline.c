@@ -111,7 +111,7 @@ TEST(everything_at_once_with_odd_whitespace)
 TEST(unknown_option)
 {
     CHECK_EQ_U64(parse("foo"), 1);
-    CHECK_EQ_STR(d.msg, "cmdline: unknown option 'foo' (known: log pcid invpcid pku smep smap umip "
+    CHECK_EQ_STR(d.msg, "cmdline: unknown option 'foo' (known: log pcid invpcid pku smep smap umip fastpath "
                         "selftest quiet test_panic timer_hz)");
     CHECK_EQ_U64(parse("foo=bar"), 1);
     CHECK_STR_CONTAINS(d.msg, "unknown option 'foo'");
