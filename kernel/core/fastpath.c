@@ -21,10 +21,12 @@ static inline struct cte *fast_lookup(const struct tcb *t, uint64_t cptr)
     return &cnode_slots(root)[cptr & ((1ull << root->radix) - 1)];
 }
 
-/* May `next` run now instead of going through the scheduler? Only if nothing queued outranks it
- * and it has an address space. */
+/* May `next` run now instead of going through the scheduler? Only on its own CPU, if nothing
+ * queued there outranks it, and if it has an address space. */
 static inline bool may_switch_to(const struct percpu *c, const struct tcb *next)
 {
+    if (next->cpu != c->index)
+        return false; /* another CPU's thread: the slow path wakes it there */
     const struct run_queue *q = &c->rq;
     for (int w = 3; w >= 0; w--)
         if (q->bitmap[w]) {

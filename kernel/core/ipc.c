@@ -158,7 +158,7 @@ void ipc_transfer(struct tcb *sender, struct tcb *receiver, uint64_t badge, bool
 
 static const char *const fault_names[] = {
     [KEEL_FAULT_VM] = "page fault", [KEEL_FAULT_EXCEPTION] = "exception",
-    [KEEL_FAULT_UNKNOWN_SYSCALL] = "unknown syscall",
+    [KEEL_FAULT_UNKNOWN_SYSCALL] = "unknown syscall", [KEEL_FAULT_NO_VSPACE] = "loss of its address space",
 };
 
 void fault_raise(struct tcb *t, uint64_t label, uint64_t mr0, uint64_t mr1, uint64_t mr2, uint64_t mr3)

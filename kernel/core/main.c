@@ -15,6 +15,7 @@
 #include "platform.h"
 #include "object/irq.h"
 #include "sched.h"
+#include "smp.h"
 #include "symbols.h"
 
 #ifndef KEEL_VERSION
@@ -247,6 +248,9 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
 
     if (boot.options.selftest && selftest_run() != 0)
         platform_exit(EXIT_FAIL);
+    smp_prepare(); /* before the root task takes every free page */
+    bkl_acquire(); /* from here on, kernel state is shared with the other CPUs */
+    smp_start_aps();
     bool started = root_task_create();
     if (!started && boot.options.selftest)
         platform_exit(boot.mb.module_count ? EXIT_FAIL : EXIT_PASS);
@@ -254,5 +258,6 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
         log_info("Keel is up with no root task: idling");
     irq_disable();
     schedule(); /* idles until a thread is runnable */
+    bkl_release();
     arch_return_to_user();
 }

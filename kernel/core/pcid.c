@@ -1,4 +1,4 @@
-/* PCID allocator (see object/pcid.h). Pure bookkeeping; unit-tested on the host. */
+/* PCID allocator (see object/pcid.h). Pure bookkeeping, no hardware access. */
 #include "object/pcid.h"
 
 uint16_t pcid_get(struct pcid_table *t, const void *vs, uint16_t *slot, bool *fresh, const void **evicted)

@@ -14,6 +14,7 @@
 #include "object/tcb.h"
 #include "object/vspace.h"
 #include "sched.h"
+#include "smp.h"
 #include <keel/elf.h>
 
 #define ROOT_CNODE_RADIX 12
@@ -195,7 +196,7 @@ static void fill_bootinfo(struct keel_bootinfo *bi)
     bi->version = KEEL_BOOTINFO_VERSION;
     bi->ipc_buffer = KEEL_ROOT_IPC_BUFFER;
     bi->cnode_radix = ROOT_CNODE_RADIX;
-    bi->cpu_count = 1;
+    bi->cpu_count = cpus_online;
     bi->tsc_khz = tsc_khz();
     bi->features = (cpu_enabled.pcid ? KEEL_FEATURE_PCID : 0) | (cpu_enabled.invpcid ? KEEL_FEATURE_INVPCID : 0) |
                    (cpu_enabled.pku ? KEEL_FEATURE_PKU : 0) | (cpu_enabled.smep ? KEEL_FEATURE_SMEP : 0) |

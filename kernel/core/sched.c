@@ -5,6 +5,7 @@
 #include "log.h"
 #include "object/tcb.h"
 #include "panic.h"
+#include "smp.h"
 
 void runq_push(struct run_queue *q, struct tcb *t, bool at_head)
 {
@@ -50,25 +51,39 @@ struct tcb *runq_highest(const struct run_queue *q)
     return 0;
 }
 
+/* The CPU a thread belongs to (its affinity). */
+static struct percpu *home(const struct tcb *t)
+{
+    struct percpu *c = cpu_get(t->cpu);
+    return c && c->self ? c : this_cpu();
+}
+
 void sched_wake(struct tcb *t)
 {
-    struct percpu *c = this_cpu();
+    struct percpu *c = home(t);
     t->state = TS_RUNNING;
     t->blocked_on = 0;
     if (t == c->current || t->in_run_queue)
         return;
     runq_push(&c->rq, t, false);
-    if (!c->current || t->priority > c->current->priority)
+    if (!c->current || t->priority > c->current->priority) {
         c->need_resched = true;
+        if (c != this_cpu())
+            smp_reschedule(c->index); /* it may be idle or running something less urgent */
+    }
 }
 
 void sched_unready(struct tcb *t)
 {
-    struct percpu *c = this_cpu();
+    struct percpu *c = home(t);
     if (t->in_run_queue)
         runq_remove(&c->rq, t);
-    if (t == c->current)
-        c->need_resched = true;
+    if (t == c->current) {
+        if (c == this_cpu())
+            c->need_resched = true;
+        else
+            smp_evict(t); /* running elsewhere: that CPU lets go of it before we go on */
+    }
 }
 
 bool sched_has_peer(const struct tcb *t)
@@ -103,9 +118,10 @@ void sched_tick(void)
 
 void sched_forget_current(struct tcb *t)
 {
+    for (uint32_t i = 0; i < cpus_online; i++)
+        if (cpu_get(i)->fpu_owner == t)
+            cpu_get(i)->fpu_owner = 0; /* its FPU state must not be saved into a dead TCB */
     struct percpu *c = this_cpu();
-    if (c->fpu_owner == t)
-        c->fpu_owner = 0;
     if (c->current == t) {
         c->current = 0;
         c->ctx_top = 0;
@@ -120,8 +136,11 @@ void schedule(void)
     c->need_resched = false;
     if (prev && prev->state == TS_RUNNING && !prev->in_run_queue) {
         /* Preempted by a higher priority thread: resume first among equals. Slice over or
-         * yielded: go to the back of the line. */
-        runq_push(&c->rq, prev, !c->slice_expired);
+         * yielded: go to the back of the line. Moved to another CPU: queue it there. */
+        struct percpu *h = home(prev);
+        runq_push(&h->rq, prev, h == c && !c->slice_expired);
+        if (h != c)
+            smp_reschedule(h->index);
     }
     c->slice_expired = false;
     for (;;) {
@@ -129,7 +148,7 @@ void schedule(void)
         if (next) {
             runq_remove(&c->rq, next);
             if (!arch_switch_to(c->current, next)) {
-                /* No usable address space: the thread cannot run. tcb.c logged why. */
+                /* No usable address space: the thread cannot run (it gets a NO_VSPACE fault). */
                 tcb_stop_unrunnable(next);
                 continue;
             }
@@ -137,10 +156,14 @@ void schedule(void)
             return;
         }
         /* Nothing to run: idle with interrupts on until an interrupt makes something runnable. */
+        if (c->current)
+            arch_save_and_forget(c->current); /* its PKRU and FPU state outlive this CPU's registers */
         c->current = 0;
         c->ctx_top = 0;
+        bkl_release();
         irq_enable();
         halt();
         irq_disable();
+        bkl_acquire();
     }
 }

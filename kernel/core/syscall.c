@@ -15,9 +15,11 @@
 #include "object/untyped.h"
 #include "object/vspace.h"
 #include "sched.h"
+#include "smp.h"
 
 void handle_syscall(void);
 void trap_from_user(struct trap_frame *f);
+static void trap_locked(struct trap_frame *f);
 
 static void finish_invocation(struct invocation *inv, int err)
 {
@@ -196,6 +198,17 @@ static void ensure_returnable(void)
 {
     for (;;) {
         struct tcb *t = current_thread();
+        if (t && !vspace_usable(t)) {
+            /* Its VSpace died or lost its ASID while it was in the kernel. */
+            struct percpu *c = this_cpu();
+            c->current = 0;
+            c->ctx_top = 0;
+            tcb_stop_unrunnable(t);
+            schedule();
+            continue;
+        }
+        if (t && this_cpu()->active_vspace != vspace_of_cap(&t->vspace_root.cap))
+            arch_switch_to(t, t); /* it was given another VSpace (TCB Configure on itself) */
         if (t && t->ctx.rip < USER_TOP)
             return;
         if (t)
@@ -204,9 +217,14 @@ static void ensure_returnable(void)
     }
 }
 
-void handle_syscall(void)
+static void syscall_locked(void)
 {
     struct tcb *t = current_thread();
+    if (!t) { /* evicted while waiting for the lock: it will issue the syscall again */
+        schedule();
+        ensure_returnable();
+        return;
+    }
     uint64_t nr = t->ctx.rax;
     struct cte *slot = 0;
     if (fastpath_enabled && ((nr == KEEL_SYS_CALL && fastpath_call(t)) ||
@@ -263,9 +281,40 @@ void handle_syscall(void)
     ensure_returnable();
 }
 
+void handle_syscall(void)
+{
+    struct percpu *c = this_cpu();
+    c->in_syscall_entry = true;
+    bkl_acquire();
+    c->in_syscall_entry = false;
+    syscall_locked();
+    bkl_release();
+}
+
 void trap_from_user(struct trap_frame *f)
 {
+    /* A cross-CPU request is answered without the big lock: its sender holds it. */
+    if (f->vector == VEC_IPI_SHOOTDOWN) {
+        smp_mailbox();
+        lapic_eoi();
+        if (this_cpu()->current)
+            return; /* back to the same thread at once */
+    }
+    bkl_acquire();
+    trap_locked(f);
+    bkl_release();
+}
+
+static void trap_locked(struct trap_frame *f)
+{
     struct tcb *t = current_thread();
+    if (!t) {
+        schedule(); /* evicted by another CPU */
+        ensure_returnable();
+        return;
+    }
+    if (f->vector == VEC_IPI_SHOOTDOWN)
+        return; /* answered above */
     if (f->vector == VEC_NMI || f->vector == VEC_MACHINE_CHECK) {
         trap_dispatch(f); /* not the thread's doing */
     } else if (f->vector < 32) {

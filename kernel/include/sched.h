@@ -31,6 +31,8 @@ void sched_forget_current(struct tcb *t);
 /* arch: load `t`'s address space, FPU state, kernel entry stack and TLS bases. */
 bool arch_switch_to(struct tcb *prev, struct tcb *next);
 void arch_fpu_init(struct tcb *t);
+/* `t` stops running on this CPU for good or for now: keep its FPU and PKRU state in its TCB. */
+void arch_save_and_forget(struct tcb *t);
 _Noreturn void arch_return_to_user(void);
 
 #endif

@@ -62,7 +62,7 @@ void asid_pool_destroy(void *pool)
             struct vspace *vs = ap->entry[i];
             if (vs && vs != RESERVED) {
                 /* Its threads can no longer run; its translations must not outlive the ASID. */
-                vspace_flush(vs, ~0ull, 0);
+                vspace_flush(vs, 0, 0, false);
                 vs->asid = 0;
             }
         }
@@ -85,7 +85,7 @@ int asid_control_invoke(struct invocation *inv)
         return err;
     if (dest->cap.type != KEEL_CAP_NULL)
         return inv_fail(inv, KEEL_E_DELETE_FIRST, 1, 0, 0, 0);
-    uint32_t p = 0;
+    uint32_t p = 1; /* pool 0 is the boot pool's, whose entry 0 means "no ASID": never reused */
     while (p < KEEL_ASID_POOLS && pools[p])
         p++;
     if (p == KEEL_ASID_POOLS)

@@ -132,7 +132,9 @@ void cap_revoke(struct cte *slot)
 bool cap_derivable(const struct cap *c)
 {
     /* An Untyped's watermark and an IRQ handler's line ownership live in their one cap. */
-    return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED && c->type != KEEL_CAP_IRQ_HANDLER;
+    /* A paging structure's one mapping lives in its one cap too: a copy could map it twice. */
+    return c->type != KEEL_CAP_NULL && c->type != KEEL_OBJ_UNTYPED && c->type != KEEL_CAP_IRQ_HANDLER &&
+           (c->type < KEEL_OBJ_PDPT || c->type > KEEL_OBJ_PT);
 }
 
 struct cap cap_derive(const struct cap *src)

@@ -4,6 +4,7 @@
 #include "arch/cpu.h"
 #include "boot.h"
 #include "log.h"
+#include "smp.h"
 #include "object/cspace.h"
 #include "object/vspace.h"
 #include "platform.h"
@@ -31,13 +32,14 @@ int debug_invoke(struct invocation *inv)
         INV_NEED_ARGS(inv, 1);
         struct percpu *c = inv_arg(inv, 0) < MAX_CPUS ? cpu_get((uint32_t)inv_arg(inv, 0)) : 0;
         if (!c || !c->self)
-            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, 0); /* one CPU online until SMP */
+            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, cpus_online - 1);
         if (!inv->caller->ipc_buffer)
             return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
         const struct tlb_counters *t = &c->tlb;
         const uint64_t v[KEEL_TLB_COUNTER_WORDS] = {
             t->cr3_flush, t->cr3_noflush, t->invlpg, t->invpcid[0], t->invpcid[1], t->invpcid[2],
-            t->invpcid[3], t->full_flush, t->shootdown_sent, t->shootdown_received,
+            t->invpcid[3], t->full_flush, t->shootdown_sent, t->shootdown_received, c->lazy_flushes,
+            c->lock_acquired, c->lock_contended,
         };
         for (unsigned i = 0; i < KEEL_TLB_COUNTER_WORDS; i++)
             inv_reply(inv, i, v[i]);

@@ -37,6 +37,10 @@ static uint64_t leaf_bits(struct invocation *inv, const struct cap *c, uint64_t 
         *err = inv_fail(inv, KEEL_E_INVALID_ARGUMENT, 1, arg, 0, 0); /* W^X */
         return 0;
     }
+    if (!(c->rights & KEEL_RIGHT_READ)) {
+        *err = inv_fail(inv, KEEL_E_INSUFFICIENT_RIGHTS, 1, KEEL_RIGHT_READ, 0, 0);
+        return 0;
+    }
     if ((access & KEEL_MAP_WRITE) && !(c->rights & KEEL_RIGHT_WRITE)) {
         *err = inv_fail(inv, KEEL_E_INSUFFICIENT_RIGHTS, 1, KEEL_RIGHT_WRITE, 0, 0);
         return 0;
@@ -107,7 +111,11 @@ void mapping_cap_deleted(struct cap *c)
     struct vspace *vs = unmap_entry(c);
     /* A table may have held many translations, and the walker may have cached the path. */
     if (vs)
-        vspace_flush(vs, frame ? va : ~0ull, 1);
+        vspace_flush(vs, frame ? &va : 0, 1, !frame);
+    /* An unmapped table is emptied, even if its VSpace is gone: mapped again somewhere, its old
+     * entries would revive mappings whose frame caps no longer know about them. */
+    if (!frame)
+        memset((void *)c->obj, 0, PAGE_SIZE);
     clear_mapping(c);
 }
 
@@ -165,7 +173,7 @@ int frame_invoke(struct invocation *inv)
         if (err)
             return err;
         *e = c->obj | bits;
-        vspace_flush(vs, c->word1, 1);
+        vspace_flush(vs, &c->word1, 1, false);
         return 0;
     }
     case KEEL_FRAME_UNMAP:
@@ -248,11 +256,8 @@ int vspace_invoke(struct invocation *inv)
         clear_mapping(f);
     }
     /* One flush decision for the whole invocation: a few INVLPGs, or the whole PCID. */
-    if (cleared > KEEL_UNMAP_FLUSH_THRESHOLD)
-        vspace_flush(vs, ~0ull, cleared);
-    else
-        for (uint64_t i = 0; i < cleared; i++)
-            vspace_flush(vs, vas[i], 1);
+    if (cleared)
+        vspace_flush(vs, vas, (unsigned)cleared, false);
     inv_reply(inv, 0, cleared);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "object/cdt.h"
 #include "object/endpoint.h"
+#include "smp.h"
 
 #define IRQ_LINES 64 /* GSIs 0..63: vectors VEC_IOAPIC_BASE .. VEC_IOAPIC_BASE + 63 */
 
@@ -24,10 +25,16 @@ static struct irq_line lines[IRQ_LINES];
 static void irq_fire(struct trap_frame *f)
 {
     uint32_t gsi = (uint32_t)(f->vector - VEC_IOAPIC_BASE);
+    /* From user mode the lock is held already; an idle CPU takes it here. */
+    bool take = !bkl_held();
+    if (take)
+        bkl_acquire();
     ioapic_set_masked(gsi, true);
     lapic_eoi();
     if (gsi < IRQ_LINES && lines[gsi].ntfn)
         notification_signal(lines[gsi].ntfn, lines[gsi].badge);
+    if (take)
+        bkl_release();
 }
 
 void irq_init(void)

@@ -10,10 +10,11 @@
 #include "object/endpoint.h"
 #include "object/vspace.h"
 #include "sched.h"
+#include "smp.h"
 
 struct tcb *tcb_list;
 
-#define USER_RFLAGS_MASK 0xcd5ul /* CF PF AF ZF SF TF DF OF: what user code may set */
+#define USER_RFLAGS_MASK 0xcd5ul /* CF PF AF ZF SF DF OF: what user code may set (not TF) */
 #define RFLAGS_RESERVED1 0x2ul
 
 void tcb_init(struct tcb *t)
@@ -154,6 +155,25 @@ static void set_priority(struct tcb *t, uint8_t prio)
             c->need_resched = true;
         t->priority = prio;
     }
+}
+
+/* Moves `t` to CPU `cpu`: off its old CPU (which lets go of it if running it) into the new
+ * CPU's queue if runnable. */
+static void set_affinity(struct tcb *t, uint8_t cpu)
+{
+    if (t->cpu == cpu)
+        return;
+    struct percpu *me = this_cpu();
+    bool runnable = t->state == TS_RUNNING;
+    if (t == me->current) {
+        t->cpu = cpu; /* schedule() queues it on its new CPU */
+        me->need_resched = true;
+        return;
+    }
+    sched_unready(t);
+    t->cpu = cpu;
+    if (runnable)
+        sched_wake(t);
 }
 
 /* Extra cap `i` if present and non-null and of `type`; *err set when it has the wrong type. */
@@ -343,9 +363,9 @@ int tcb_invoke(struct invocation *inv)
         return 0;
     case KEEL_TCB_SET_AFFINITY:
         INV_NEED_ARGS(inv, 1);
-        if (inv_arg(inv, 0) >= 1) /* one CPU until SMP */
-            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, 0);
-        t->cpu = 0;
+        if (inv_arg(inv, 0) >= cpus_online)
+            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, cpus_online - 1);
+        set_affinity(t, (uint8_t)inv_arg(inv, 0));
         return 0;
     case KEEL_TCB_SET_PKRU:
         INV_NEED_ARGS(inv, 1);

@@ -15,6 +15,7 @@
 #include "klib.h"
 #include "object/irq.h"
 #include "object/pcid.h"
+#include "smp.h"
 
 #define CR3_NOFLUSH (1ull << 63)
 
@@ -51,8 +52,16 @@ static void load(struct vspace *vs)
     unsigned cpu = c->index;
     uint64_t bit = 1ull << cpu;
     uint64_t root = virt_to_phys(vs->pml4);
-    if (c->active_vspace == vs)
+    if (c->active_vspace == vs) {
+        /* Still loaded here (e.g. the CPU idled in it); flush only if it went stale meanwhile. */
+        if (vs->cpu_gen[cpu] != vs->tlb_gen) {
+            write_cr3(root | (cpu_enabled.pcid ? vs->pcid[cpu] : 0));
+            c->tlb.cr3_flush++;
+            c->lazy_flushes++;
+            vs->cpu_gen[cpu] = vs->tlb_gen;
+        }
         return;
+    }
     if (!cpu_enabled.pcid) {
         /* Switching away flushes the old VSpace's entries: it leaves this CPU's set. */
         if (c->active_vspace)
@@ -70,6 +79,8 @@ static void load(struct vspace *vs)
         }
         bool flush = fresh || vs->cpu_gen[cpu] != vs->tlb_gen;
         write_cr3(root | pcid | (flush ? 0 : CR3_NOFLUSH));
+        if (flush && !fresh)
+            c->lazy_flushes++;
         if (flush)
             c->tlb.cr3_flush++;
         else
@@ -82,13 +93,12 @@ static void load(struct vspace *vs)
 
 void vspace_activate_thread(const struct tcb *t) { load(vspace_of_cap(&t->vspace_root.cap)); }
 
-void vspace_flush(struct vspace *vs, uint64_t va, uint64_t pages)
+void vspace_flush_local(struct vspace *vs, const uint64_t *vas, unsigned n)
 {
     struct percpu *c = this_cpu();
     unsigned cpu = c->index;
-    bool whole = va == ~0ull || pages > KEEL_UNMAP_FLUSH_THRESHOLD;
-    vs->tlb_gen++;
-    if (c->active_vspace == vs) {
+    bool whole = !vas || n > KEEL_UNMAP_FLUSH_THRESHOLD;
+    if (c->active_vspace == vs) { /* CR3 holds it: INVLPG reaches its entries */
         if (whole) {
             if (cpu_enabled.invpcid) {
                 invpcid(1, vs->pcid[cpu], 0);
@@ -98,8 +108,8 @@ void vspace_flush(struct vspace *vs, uint64_t va, uint64_t pages)
             }
             c->tlb.full_flush++;
         } else {
-            for (uint64_t i = 0; i < pages; i++) {
-                invlpg(va + i * PAGE_SIZE);
+            for (unsigned i = 0; i < n; i++) {
+                invlpg(vas[i]);
                 c->tlb.invlpg++;
             }
         }
@@ -110,12 +120,19 @@ void vspace_flush(struct vspace *vs, uint64_t va, uint64_t pages)
             invpcid(1, vs->pcid[cpu], 0);
             c->tlb.full_flush++;
         } else {
-            for (uint64_t i = 0; i < pages; i++)
-                invpcid(0, vs->pcid[cpu], va + i * PAGE_SIZE);
+            for (unsigned i = 0; i < n; i++)
+                invpcid(0, vs->pcid[cpu], vas[i]);
         }
         vs->cpu_gen[cpu] = vs->tlb_gen;
     }
     /* Otherwise this CPU's entries for it are stale by generation and go at its next load. */
+}
+
+void vspace_flush(struct vspace *vs, const uint64_t *vas, unsigned n, bool table)
+{
+    vs->tlb_gen++;
+    vspace_flush_local(vs, vas, n);
+    smp_shootdown(vs, vas, n, table); /* one request per CPU that needs it, whatever n is */
 }
 
 uint64_t *vspace_entry(struct vspace *vs, uint64_t va, unsigned level, uint32_t *missing)
@@ -133,23 +150,26 @@ uint64_t *vspace_entry(struct vspace *vs, uint64_t va, unsigned level, uint32_t 
     return &table[(va >> (12 + 9 * (level - 1))) & 511];
 }
 
+/* This CPU lets go of `vs` (it is being destroyed): no CR3, PCID or I/O bitmap of it remains. */
+void vspace_forget_local(struct vspace *vs)
+{
+    struct percpu *c = this_cpu();
+    ioport_vspace_gone(vs);
+    if (vs->pcid[c->index])
+        pcid_release(&c->pcids, vs, &vs->pcid[c->index]);
+    if (c->active_vspace == vs) {
+        /* Its memory may become something else: stop using it as CR3 right now. */
+        write_cr3(paging_kernel_root());
+        c->tlb.cr3_flush++;
+        c->active_vspace = 0;
+    }
+}
+
 void vspace_destroy(struct vspace *vs)
 {
-    ioport_vspace_gone(vs);
     asid_release(vs);
-    for (uint32_t i = 0; i < MAX_CPUS; i++) {
-        struct percpu *c = cpu_get(i);
-        if (!c || !c->self)
-            continue;
-        if (vs->pcid[i])
-            pcid_release(&c->pcids, vs, &vs->pcid[i]);
-        if (c->active_vspace == vs) {
-            /* Its memory may become something else: stop using it as CR3 right now. */
-            write_cr3(paging_kernel_root());
-            c->tlb.cr3_flush++;
-            c->active_vspace = 0;
-        }
-    }
+    smp_forget_vspace(vs); /* the other CPUs first, then this one */
+    vspace_forget_local(vs);
 }
 
 bool vspace_boot_map(uint64_t *pml4, uint64_t va, uint64_t pa, uint64_t pte_flags, boot_page_alloc_fn alloc,
@@ -178,7 +198,7 @@ bool vspace_boot_map(uint64_t *pml4, uint64_t va, uint64_t pa, uint64_t pte_flag
     return true;
 }
 
-/* The VSpace named by extra cap `i`, which must be a PML4 with an ASID. */
+/* The VSpace named by extra cap `i`, which must be a PML4. */
 static struct vspace *vspace_arg(struct invocation *inv, unsigned i, int *err)
 {
     struct cte *s = i < inv->extra_caps ? inv->extra[i] : 0;

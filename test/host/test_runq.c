@@ -35,6 +35,16 @@ void tcb_stop_unrunnable(struct tcb *thread)
     thread->state = TS_INACTIVE;
 }
 
+/* One CPU and no other CPUs to talk to: the SMP hooks sched.c calls do nothing here. */
+uint32_t cpus_online = 1;
+static unsigned reschedules, evictions;
+void smp_reschedule(uint32_t index) { (void)index; reschedules++; }
+void smp_evict(struct tcb *t) { (void)t; evictions++; }
+void bkl_acquire(void) {}
+void bkl_release(void) {}
+struct percpu *cpu_get(uint32_t index) { return index == 0 ? this_cpu() : 0; }
+void arch_save_and_forget(struct tcb *t) { (void)t; }
+
 /* ---- helpers ---- */
 
 static void reset(void)

@@ -34,6 +34,17 @@ void arch_fpu_init(struct tcb *t)
     __builtin_memcpy(&t->fpu[24], &mxcsr, 4);
 }
 
+void arch_save_and_forget(struct tcb *t)
+{
+    struct percpu *c = this_cpu();
+    if (c->fpu_owner == t) {
+        __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])t->fpu));
+        c->fpu_owner = 0;
+    }
+    if (cpu_enabled.pku)
+        t->pkru = rdpkru();
+}
+
 bool arch_switch_to(struct tcb *prev, struct tcb *next)
 {
     struct percpu *c = this_cpu();

@@ -72,6 +72,15 @@ static void cpu_load(struct percpu *c)
     wrmsr(MSR_KERNEL_GS_BASE, 0);
 }
 
+void cpu_init_ap(struct percpu *c, uint64_t stack_top)
+{
+    c->self = c;
+    c->kernel_rsp = stack_top;
+    gdt_setup(c);
+    tss_setup(c, stack_top);
+    cpu_load(c);
+}
+
 void cpu_init_boot(void)
 {
     struct percpu *c = &cpus[0];

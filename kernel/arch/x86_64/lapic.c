@@ -35,12 +35,16 @@ static void wr(uint32_t reg, uint32_t v) { regs[reg / 4] = v; }
 
 void lapic_init(uint64_t phys)
 {
-    /* The MSR agrees with the MADT on every machine we know; trust the MADT but make sure the
-     * APIC is globally enabled. */
+    /* The MSR agrees with the MADT on every machine we know; trust the MADT. */
+    regs = paging_map_mmio(phys, 4096);
+    lapic_init_local();
+}
+
+void lapic_init_local(void)
+{
     uint64_t base = rdmsr(MSR_APIC_BASE);
     if (!(base & (1u << 11)))
         wrmsr(MSR_APIC_BASE, base | (1u << 11));
-    regs = paging_map_mmio(phys, 4096);
     wr(REG_TPR, 0);
     wr(REG_LVT_ERROR, VEC_LAPIC_ERROR);
     wr(REG_ESR, 0);
@@ -51,6 +55,36 @@ void lapic_init(uint64_t phys)
 }
 
 uint32_t lapic_id(void) { return rd(REG_ID) >> 24; }
+
+#define REG_ICR_LOW 0x300
+#define REG_ICR_HIGH 0x310
+#define ICR_PENDING (1u << 12)
+#define ICR_LEVEL_ASSERT (1u << 14)
+#define ICR_LEVEL_TRIGGER (1u << 15)
+#define ICR_INIT (5u << 8)
+#define ICR_STARTUP (6u << 8)
+
+static void icr_send(uint32_t apic_id, uint32_t low)
+{
+    for (int i = 0; i < 1000000 && (rd(REG_ICR_LOW) & ICR_PENDING); i++)
+        cpu_relax();
+    wr(REG_ICR_HIGH, apic_id << 24);
+    wr(REG_ICR_LOW, low);
+}
+
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector) { icr_send(apic_id, vector | ICR_LEVEL_ASSERT); }
+
+void lapic_start_ap(uint32_t apic_id, uint8_t start_page)
+{
+    /* INIT, then two STARTUPs (Intel SDM Vol. 3A, 9.4.4 and the MP specification). */
+    icr_send(apic_id, ICR_INIT | ICR_LEVEL_ASSERT | ICR_LEVEL_TRIGGER);
+    pit_wait_us(10000);
+    icr_send(apic_id, ICR_INIT | ICR_LEVEL_TRIGGER);
+    for (int i = 0; i < 2; i++) {
+        icr_send(apic_id, ICR_STARTUP | start_page);
+        pit_wait_us(200);
+    }
+}
 void lapic_eoi(void) { wr(REG_EOI, 0); }
 
 bool lapic_timer_calibrate(void)

@@ -13,6 +13,9 @@ void pic_disable(void);
 bool pit_wait_us(uint32_t us);
 
 void lapic_init(uint64_t phys);
+void lapic_init_local(void); /* this CPU's LAPIC registers (the MMIO mapping is shared) */
+void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+void lapic_start_ap(uint32_t apic_id, uint8_t start_page);
 uint32_t lapic_id(void);
 void lapic_eoi(void);
 /* Measures the LAPIC timer and TSC against the PIT; returns false if the timer does not count. */

@@ -69,6 +69,17 @@ struct percpu {
     struct vspace *active_vspace; /* whose translations CR3 selects now (NULL: kernel only) */
     struct vspace *io_vspace;     /* whose I/O port ranges are open in this CPU's TSS bitmap */
     struct pcid_table pcids;
+    /* Cross-CPU request mailbox (see smp.h): written by the lock holder, answered by this CPU. */
+    struct {
+        volatile uint64_t request, answered;
+        uint8_t kind;
+        struct vspace *vs;
+        struct tcb *evict;
+        uint32_t n;
+        uint64_t vas[16];
+    } mbox;
+    bool in_syscall_entry;  /* between the syscall entry and taking the big lock */
+    uint64_t lock_acquired, lock_contended, lazy_flushes;
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));
@@ -88,6 +99,7 @@ static inline struct percpu *this_cpu(void)
 
 void cpu_init_boot(void);       /* GDT, TSS, GS for the boot CPU */
 void cpu_init_syscall(void);    /* SYSCALL/SYSRET MSRs and FPU control for this CPU */
+void cpu_init_ap(struct percpu *c, uint64_t stack_top); /* GDT, TSS, GS for an AP */
 struct percpu *cpu_get(uint32_t index);
 void idt_init(void);
 void idt_load(void);

@@ -33,8 +33,12 @@ static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t)
 void vspace_activate_thread(const struct tcb *t);
 void vspace_init_root(uint64_t *pml4);
 void vspace_destroy(struct vspace *vs);
-/* A translation of `vs` changed: flush `va` (or everything when va == ~0) wherever needed. */
-void vspace_flush(struct vspace *vs, uint64_t va, uint64_t pages);
+void vspace_forget_local(struct vspace *vs);
+/* Translations of `vs` changed: flush the pages `vas[0..n)` (vas == NULL or n above the
+ * threshold: all of vs) on this CPU and on the others that need it. `table`: a paging structure
+ * went away, so every CPU in vs's set is interrupted. */
+void vspace_flush(struct vspace *vs, const uint64_t *vas, unsigned n, bool table);
+void vspace_flush_local(struct vspace *vs, const uint64_t *vas, unsigned n);
 
 /* Paging-structure walk: the entry for `va` at `level` (4 PML4 .. 1 PT), or NULL with the type
  * of the missing table in *missing. */

@@ -270,11 +270,13 @@ struct keel_user_regs {
 };
 #define KEEL_USER_REGS_WORDS 20
 
+/* Per CPU. lazy_flush: loads that flushed because the VSpace went stale while this CPU was not
+ * running it (a shootdown it was spared). lock_*: big-kernel-lock acquisitions and contended ones. */
 struct keel_tlb_counters {
     uint64_t cr3_flush, cr3_noflush, invlpg, invpcid_single, invpcid_context, invpcid_all, invpcid_all_non_global,
-        full_flush, shootdown_sent, shootdown_received;
+        full_flush, shootdown_sent, shootdown_received, lazy_flush, lock_acquired, lock_contended;
 };
-#define KEEL_TLB_COUNTER_WORDS 10
+#define KEEL_TLB_COUNTER_WORDS 13
 
 /* ---- The IPC buffer: one 4 KiB frame per thread, set with TCB Configure/SetIPCBuffer ------- */
 struct keel_ipc_buffer {

@@ -1,0 +1,305 @@
+/* Multiprocessor behaviour: threads pinned to CPUs run in parallel, IPC and notifications work
+ * across CPUs, and TLB shootdowns go exactly where a translation can live. Tests that need more
+ * CPUs than the machine has are skipped (the boot matrix runs this suite at -smp 1, 2 and 4). */
+#include "ktest.h"
+
+#define DBG KEEL_SLOT_DEBUG
+#define VS KEEL_SLOT_VSPACE
+#define SMP_VA 0x0000004080000000ull
+
+static bool need_cpus(uint32_t n)
+{
+    if (kt_bi->cpu_count >= n)
+        return true;
+    ktest_skip("needs more CPUs");
+    return false;
+}
+
+static struct keel_tlb_counters counters(uint64_t cpu)
+{
+    struct keel_tlb_counters c = { 0 };
+    keel_debug_tlb_counters(DBG, cpu, &c);
+    return c;
+}
+
+/* A thread pinned to `cpu`, running fn(arg). */
+static int pinned_thread(void (*fn)(void *), void *arg, uint64_t cpu, struct keel_thread **out)
+{
+    int err = kt_thread_prepare(fn, arg, out);
+    if (!err)
+        err = keel_tcb_set_affinity((*out)->tcb, cpu);
+    return err ? err : keel_thread_start(*out);
+}
+
+struct spinner {
+    volatile uint64_t count;
+    volatile int stop;
+};
+
+static void spin(void *arg)
+{
+    struct spinner *s = arg;
+    while (!s->stop)
+        s->count++;
+}
+
+KEEL_TEST(smp_cpu_count_and_affinity_range)
+{
+    EXPECT_TRUE(kt_bi->cpu_count >= 1);
+    struct keel_tlb_counters c;
+    EXPECT_OK(keel_debug_tlb_counters(DBG, kt_bi->cpu_count - 1, &c));
+    EXPECT_ERR(keel_debug_tlb_counters(DBG, kt_bi->cpu_count, &c), KEEL_E_RANGE);
+    EXPECT_DETAIL(2, kt_bi->cpu_count - 1);
+    static struct spinner idle;
+    struct keel_thread *t;
+    ASSERT_OK(kt_thread_prepare(spin, &idle, &t));
+    EXPECT_ERR(keel_tcb_set_affinity(t->tcb, kt_bi->cpu_count), KEEL_E_RANGE);
+    EXPECT_OK(keel_tcb_set_affinity(t->tcb, kt_bi->cpu_count - 1));
+    struct keel_tcb_info info;
+    ASSERT_OK(keel_tcb_get_info(t->tcb, &info));
+    EXPECT_EQ(info.cpu, kt_bi->cpu_count - 1);
+}
+
+KEEL_TEST(smp_threads_run_in_parallel)
+{
+    if (!need_cpus(2))
+        return;
+    /* A spinner on CPU 1 makes progress while this thread (CPU 0) never blocks or yields. */
+    static struct spinner s;
+    s = (struct spinner){ 0 };
+    struct keel_thread *t;
+    ASSERT_OK(pinned_thread(spin, &s, 1, &t));
+    uint64_t seen = 0;
+    for (uint64_t i = 0; i < 200000000 && seen < 1000; i++)
+        seen = s.count;
+    s.stop = 1;
+    EXPECT_TRUE(seen >= 1000);
+    struct keel_tcb_info info;
+    ASSERT_OK(keel_tcb_get_info(t->tcb, &info));
+    EXPECT_EQ(info.cpu, 1);
+}
+
+struct server {
+    uint64_t ep, reply;
+    volatile int ready;
+};
+
+static void echo_server(void *arg)
+{
+    struct server *sv = arg;
+    struct keel_msg m = keel_msg_make(0, 0);
+    sv->ready = 1;
+    keel_recv(sv->ep, sv->reply, &m);
+    for (;;) {
+        uint64_t word = m.mr[0];
+        m = keel_msg_make(keel_msg_label(m.info) * 2, 1);
+        m.mr[0] = word + 1;
+        keel_reply_recv(sv->ep, sv->reply, &m);
+    }
+}
+
+KEEL_TEST(smp_ipc_across_cpus)
+{
+    if (!need_cpus(2))
+        return;
+    static struct server sv;
+    sv = (struct server){ 0 };
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &sv.ep));
+    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &sv.reply));
+    struct keel_thread *t;
+    ASSERT_OK(pinned_thread(echo_server, &sv, kt_bi->cpu_count - 1, &t));
+    for (unsigned i = 1; i <= 500; i++) {
+        struct keel_msg m = keel_msg_make(i, 1);
+        m.mr[0] = i * 3;
+        ASSERT_OK(keel_call(sv.ep, &m));
+        ASSERT_EQ(keel_msg_label(m.info), 2 * i);
+        ASSERT_EQ(m.mr[0], i * 3 + 1);
+    }
+    ASSERT_OK(keel_tcb_suspend(t->tcb));
+}
+
+struct waiter {
+    uint64_t ntfn;
+    volatile uint64_t word;
+    volatile int done;
+};
+
+static void wait_once(void *arg)
+{
+    struct waiter *w = arg;
+    uint64_t word = 0;
+    keel_wait(w->ntfn, &word);
+    w->word = word;
+    w->done = 1;
+}
+
+KEEL_TEST(smp_notification_wakes_other_cpu)
+{
+    if (!need_cpus(2))
+        return;
+    static struct waiter w;
+    w = (struct waiter){ 0 };
+    uint64_t badged;
+    ASSERT_OK(kt_new(KEEL_OBJ_NOTIFICATION, 0, &w.ntfn));
+    ASSERT_OK(kt_mint(w.ntfn, KEEL_RIGHTS_ALL, 0x5, &badged));
+    struct keel_thread *t;
+    ASSERT_OK(pinned_thread(wait_once, &w, 1, &t));
+    ASSERT_TRUE(kt_wait_state(t->tcb, KEEL_THREAD_BLOCKED_NOTIFICATION));
+    ASSERT_OK(keel_signal(badged));
+    ASSERT_TRUE(kt_wait_flag(&w.done));
+    EXPECT_EQ(w.word, 0x5);
+}
+
+static int map_scratch(uint64_t *frame)
+{
+    int err = kt_new(KEEL_OBJ_FRAME_4K, 0, frame);
+    for (int tries = 0; !err && tries < 4; tries++) {
+        err = keel_frame_map(*frame, VS, SMP_VA, KEEL_MAP_READ | KEEL_MAP_WRITE, 0);
+        if (err != KEEL_E_MISSING_TABLE)
+            return err;
+        uint64_t table;
+        if ((err = kt_new(keel_last_error_detail(0), 0, &table)) || (err = keel_paging_map(table, VS, SMP_VA)))
+            return err;
+    }
+    return err;
+}
+
+KEEL_TEST(smp_unmap_in_one_cpu_vspace_sends_no_ipi)
+{
+    /* Only CPU 0 has run this VSpace while the test runs (other threads of it are parked), so
+     * map/unmap cycles never interrupt anyone. */
+    uint64_t f;
+    ASSERT_OK(map_scratch(&f));
+    struct keel_tlb_counters before = counters(0);
+    for (unsigned i = 0; i < 1000; i++) {
+        *(volatile uint64_t *)SMP_VA = i;
+        if (keel_frame_unmap(f) || keel_frame_map(f, VS, SMP_VA, KEEL_MAP_READ | KEEL_MAP_WRITE, 0)) {
+            EXPECT_TRUE(false);
+            break;
+        }
+    }
+    struct keel_tlb_counters after = counters(0);
+    EXPECT_EQ(after.shootdown_sent - before.shootdown_sent, 0);
+}
+
+KEEL_TEST(smp_unmap_interrupts_only_cpus_running_the_vspace)
+{
+    if (!need_cpus(4))
+        return;
+    /* A thread of our VSpace spins on CPU 2: one unmap sends exactly one IPI, to CPU 2. */
+    uint64_t f;
+    ASSERT_OK(map_scratch(&f));
+    *(volatile uint64_t *)SMP_VA = 1;
+    static struct spinner s;
+    s = (struct spinner){ 0 };
+    struct keel_thread *t;
+    ASSERT_OK(pinned_thread(spin, &s, 2, &t));
+    while (s.count < 1000)
+        ;
+    struct keel_tlb_counters b[4], a[4];
+    for (unsigned i = 0; i < 4; i++)
+        b[i] = counters(i);
+    ASSERT_OK(keel_frame_unmap(f));
+    for (unsigned i = 0; i < 4; i++)
+        a[i] = counters(i);
+    s.stop = 1;
+    EXPECT_EQ(a[0].shootdown_sent - b[0].shootdown_sent, 1);
+    EXPECT_EQ(a[2].shootdown_received - b[2].shootdown_received, 1);
+    EXPECT_EQ(a[1].shootdown_received - b[1].shootdown_received, 0);
+    EXPECT_EQ(a[3].shootdown_received - b[3].shootdown_received, 0);
+}
+
+KEEL_TEST(smp_migrated_thread_stale_cpu_flushes_lazily)
+{
+    if (!need_cpus(4))
+        return;
+    uint64_t f;
+    ASSERT_OK(map_scratch(&f));
+    static struct spinner s;
+    s = (struct spinner){ 0 };
+    struct keel_thread *t;
+    /* Run on CPU 1 (CPU 1 joins the VSpace's set), then move to CPU 3: CPU 1 idles. */
+    ASSERT_OK(pinned_thread(spin, &s, 1, &t));
+    while (s.count < 1000)
+        ;
+    ASSERT_OK(keel_tcb_set_affinity(t->tcb, 3));
+    uint64_t c0 = s.count;
+    while (s.count < c0 + 1000)
+        ;
+    struct keel_tlb_counters b1 = counters(1), b3 = counters(3), b0 = counters(0);
+    ASSERT_OK(keel_frame_unmap(f));
+    struct keel_tlb_counters a1 = counters(1), a3 = counters(3), a0 = counters(0);
+    EXPECT_EQ(a0.shootdown_sent - b0.shootdown_sent, 1);       /* one IPI ... */
+    EXPECT_EQ(a3.shootdown_received - b3.shootdown_received, 1); /* ... to CPU 3 */
+    EXPECT_EQ(a1.shootdown_received - b1.shootdown_received, 0); /* CPU 1 not interrupted */
+    /* When CPU 1 next runs this VSpace it flushes first (stale by generation). */
+    ASSERT_OK(keel_tcb_set_affinity(t->tcb, 1));
+    c0 = s.count;
+    while (s.count < c0 + 1000)
+        ;
+    struct keel_tlb_counters c1 = counters(1);
+    EXPECT_TRUE(c1.lazy_flush > a1.lazy_flush || c1.cr3_flush > a1.cr3_flush);
+    s.stop = 1;
+}
+
+struct reader {
+    volatile uint64_t phase;       /* 1 once the remap has returned */
+    volatile uint64_t stale_reads; /* old value read after the remap returned */
+    volatile uint64_t reads;
+    volatile int stop;
+};
+
+static void read_loop(void *arg)
+{
+    struct reader *r = arg;
+    while (!r->stop) {
+        uint64_t phase = r->phase;
+        uint64_t v = *(volatile uint64_t *)SMP_VA;
+        if (phase && v == 0x01d)
+            r->stale_reads++;
+        r->reads++;
+    }
+    keel_thread_exit();
+}
+
+KEEL_TEST(smp_remap_never_leaves_a_stale_translation)
+{
+    if (!need_cpus(2))
+        return;
+    uint64_t a, b, ep, reply;
+    ASSERT_OK(map_scratch(&a));
+    *(volatile uint64_t *)SMP_VA = 0x01d;
+    ASSERT_OK(kt_new(KEEL_OBJ_FRAME_4K, 0, &b));
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &ep));
+    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
+    static struct reader r;
+    r = (struct reader){ 0 };
+    static uint8_t stack[8192] __attribute__((aligned(16)));
+    static struct keel_thread rt;
+    struct keel_thread_config cfg = {
+        .entry = read_loop, .arg = &r, .stack_top = stack + sizeof stack,
+        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
+    };
+    ASSERT_OK(keel_thread_create(&rt, &cfg));
+    ASSERT_OK(keel_tcb_set_affinity(rt.tcb, 1));
+    ASSERT_OK(keel_thread_start(&rt));
+    while (r.reads < 1000)
+        ;
+    /* Take the old frame away and put the new one (holding 0x2e) in its place. */
+    ASSERT_OK(keel_frame_unmap(a));
+    ASSERT_OK(keel_frame_map(b, VS, SMP_VA, KEEL_MAP_READ | KEEL_MAP_WRITE, 0));
+    *(volatile uint64_t *)SMP_VA = 0x2e;
+    r.phase = 1;
+    /* The reader may have faulted in the gap: let it retry, now that the page is back. */
+    struct keel_msg m = keel_msg_make(0, 0);
+    if (keel_nbrecv(ep, reply, &m) == 0) {
+        m = keel_msg_make(0, 0);
+        keel_reply(reply, &m);
+    }
+    uint64_t r0 = r.reads;
+    for (uint64_t i = 0; i < 100000000 && r.reads < r0 + 10000; i++)
+        ;
+    r.stop = 1;
+    EXPECT_TRUE(r.reads >= r0 + 10000);
+    EXPECT_EQ(r.stale_reads, 0);
+}

@@ -1,0 +1,135 @@
+/* The big kernel lock and cross-CPU requests (see smp.h). */
+#include "smp.h"
+#include "arch/apic.h"
+#include "arch/trap.h"
+#include "arch/x86.h"
+#include "object/vspace.h"
+#include "sched.h"
+
+uint32_t cpus_online = 1;
+
+/* A ticket lock: FIFO fair, so no CPU starves on a busy kernel. */
+static struct {
+    volatile uint32_t next, serving;
+    volatile int32_t holder;
+} bkl = { 0, 0, -1 };
+
+bool bkl_held(void) { return bkl.holder == (int32_t)this_cpu()->index; }
+
+void bkl_acquire(void)
+{
+    struct percpu *c = this_cpu();
+    uint32_t ticket = __atomic_fetch_add(&bkl.next, 1, __ATOMIC_RELAXED);
+    c->lock_acquired++;
+    if (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
+        c->lock_contended++;
+        /* Spinning with interrupts off: answer requests here, since their sender holds the lock. */
+        while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
+            smp_mailbox();
+            cpu_relax();
+        }
+    }
+    bkl.holder = (int32_t)c->index;
+}
+
+void bkl_release(void)
+{
+    bkl.holder = -1;
+    __atomic_store_n(&bkl.serving, bkl.serving + 1, __ATOMIC_RELEASE);
+}
+
+enum { MBOX_FLUSH = 1, MBOX_EVICT = 2, MBOX_FORGET = 3 };
+
+void smp_mailbox(void)
+{
+    struct percpu *c = this_cpu();
+    uint64_t req = __atomic_load_n(&c->mbox.request, __ATOMIC_ACQUIRE);
+    if (req == c->mbox.answered)
+        return;
+    if (c->mbox.kind == MBOX_FLUSH) {
+        c->tlb.shootdown_received++;
+        vspace_flush_local(c->mbox.vs, c->mbox.n <= MBOX_MAX_PAGES ? c->mbox.vas : 0, c->mbox.n);
+    } else if (c->mbox.kind == MBOX_FORGET) {
+        vspace_forget_local(c->mbox.vs);
+    } else if (c->mbox.kind == MBOX_EVICT && c->current == c->mbox.evict) {
+        struct tcb *t = c->current;
+        /* Caught between its syscall and the lock: it will issue the syscall again. */
+        if (c->in_syscall_entry)
+            t->ctx.rip -= 2;
+        arch_save_and_forget(t);
+        c->current = 0;
+        c->ctx_top = 0;
+        c->need_resched = true;
+    }
+    __atomic_store_n(&c->mbox.answered, req, __ATOMIC_RELEASE);
+}
+
+static void post(struct percpu *target, uint8_t kind)
+{
+    target->mbox.kind = kind;
+    __atomic_store_n(&target->mbox.request, target->mbox.request + 1, __ATOMIC_RELEASE);
+    lapic_send_ipi(target->apic_id, VEC_IPI_SHOOTDOWN);
+}
+
+static void wait_answered(struct percpu *target)
+{
+    while (__atomic_load_n(&target->mbox.answered, __ATOMIC_ACQUIRE) !=
+           __atomic_load_n(&target->mbox.request, __ATOMIC_RELAXED))
+        cpu_relax();
+}
+
+unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool all)
+{
+    struct percpu *me = this_cpu();
+    unsigned sent = 0;
+    struct percpu *targets[MAX_CPUS];
+    for (uint32_t i = 0; i < cpus_online; i++) {
+        struct percpu *c = cpu_get(i);
+        if (c == me || !(vs->cpu_mask & (1ull << i)))
+            continue;
+        /* Not running it now: its TLB is stale by generation and flushes at its next load. */
+        bool running = c->current && vspace_of_cap(&c->current->vspace_root.cap) == vs;
+        if (!running && !all)
+            continue;
+        c->mbox.vs = vs;
+        c->mbox.n = vas && n <= MBOX_MAX_PAGES ? n : MBOX_MAX_PAGES + 1;
+        for (unsigned k = 0; vas && k < n && k < MBOX_MAX_PAGES; k++)
+            c->mbox.vas[k] = vas[k];
+        post(c, MBOX_FLUSH);
+        targets[sent++] = c;
+    }
+    for (unsigned k = 0; k < sent; k++)
+        wait_answered(targets[k]);
+    me->tlb.shootdown_sent += sent;
+    return sent;
+}
+
+void smp_forget_vspace(struct vspace *vs)
+{
+    struct percpu *me = this_cpu();
+    for (uint32_t i = 0; i < cpus_online; i++) {
+        struct percpu *c = cpu_get(i);
+        if (c == me || (c->active_vspace != vs && !vs->pcid[i] && c->io_vspace != vs))
+            continue;
+        c->mbox.vs = vs;
+        post(c, MBOX_FORGET);
+        wait_answered(c);
+    }
+}
+
+void smp_evict(struct tcb *t)
+{
+    struct percpu *c = cpu_get(t->cpu);
+    if (!c || c == this_cpu() || c->current != t)
+        return;
+    c->mbox.evict = t;
+    post(c, MBOX_EVICT);
+    wait_answered(c);
+}
+
+void smp_reschedule(uint32_t index)
+{
+    struct percpu *c = cpu_get(index);
+    if (c && c != this_cpu() && c->self)
+        lapic_send_ipi(c->apic_id, VEC_IPI_RESCHEDULE);
+}
