@@ -3,6 +3,7 @@
 #include "arch/apic.h"
 #include "arch/trap.h"
 #include "arch/x86.h"
+#include "panic.h"
 #include "object/vspace.h"
 #include "sched.h"
 
@@ -16,6 +17,15 @@ static struct {
 
 bool bkl_held(void) { return bkl.holder == (int32_t)this_cpu()->index; }
 
+static _Noreturn void lock_watchdog_fire(void)
+{
+    int32_t holder = bkl.holder;
+    struct percpu *h = holder >= 0 ? cpu_get((uint32_t)holder) : 0;
+    panic("lock watchdog: CPU %u waited over 1 s for the big kernel lock, held by CPU %d (running thread %p, "
+          "at kernel RIP %#lx)",
+          this_cpu()->index, holder, h ? (void *)h->current : 0, h ? h->lock_rip : 0);
+}
+
 void bkl_acquire(void)
 {
     struct percpu *c = this_cpu();
@@ -23,13 +33,18 @@ void bkl_acquire(void)
     c->lock_acquired++;
     if (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
         c->lock_contended++;
-        /* Spinning with interrupts off: answer requests here, since their sender holds the lock. */
+        /* Spinning with interrupts off: answer requests here, since their sender holds the lock.
+         * A watchdog ends a wait of more than a second: a lock held that long is a kernel bug. */
+        uint64_t start = rdtsc(), limit = tsc_khz() * 1000;
         while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
             smp_mailbox();
             cpu_relax();
+            if (limit && rdtsc() - start > limit)
+                lock_watchdog_fire();
         }
     }
     bkl.holder = (int32_t)c->index;
+    c->lock_rip = (uint64_t)__builtin_return_address(0); /* where it was taken, for the watchdog */
 }
 
 void bkl_release(void)
