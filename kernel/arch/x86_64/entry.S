@@ -3,6 +3,7 @@
  * the start of its TCB): %gs:PERCPU_CTX_TOP points just past it, and the TSS's RSP0 holds the
  * same address so interrupts from user mode save there too. The kernel then runs on the per-CPU
  * kernel stack, and leaves by restoring whichever thread is current by then. */
+#include "regs.inc"
 #define PERCPU_KERNEL_RSP 8
 #define PERCPU_USER_RSP 16
 #define PERCPU_CTX_TOP 24
@@ -26,21 +27,7 @@ syscall_entry:
     pushq %rcx                              /* RIP */
     pushq $0                                /* error */
     pushq $SYSCALL_MARKER                   /* vector */
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    push_gprs
     mov %gs:PERCPU_KERNEL_RSP, %rsp
     xor %ebp, %ebp                          /* backtraces stop here */
     call handle_syscall
@@ -54,21 +41,7 @@ return_to_user:
     cli
     mov %gs:PERCPU_CTX_TOP, %rsp
     sub $CTX_SIZE, %rsp
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    pop_gprs
     addq $16, %rsp                          /* vector, error */
     swapgs
     iretq

@@ -1,5 +1,6 @@
 /* Interrupt and exception entry stubs: push a uniform frame (see struct trap_frame) and call
  * trap_dispatch. Vectors without a CPU-pushed error code push 0 so the frame is the same. */
+#include "regs.inc"
     .text
     .code64
 
@@ -31,21 +32,7 @@ trap_common:
     /* From user mode: the CPU switched to TSS.RSP0, the end of the current thread's register
      * file, so these pushes complete the thread's saved context in its TCB. */
     swapgs
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    push_gprs
     cld
     mov %rsp, %rdi
     mov %gs:8, %rsp                         /* PERCPU_KERNEL_RSP */
@@ -54,38 +41,10 @@ trap_common:
     jmp return_to_user
 
 from_kernel:
-    pushq %rax
-    pushq %rbx
-    pushq %rcx
-    pushq %rdx
-    pushq %rsi
-    pushq %rdi
-    pushq %rbp
-    pushq %r8
-    pushq %r9
-    pushq %r10
-    pushq %r11
-    pushq %r12
-    pushq %r13
-    pushq %r14
-    pushq %r15
+    push_gprs
     cld
     mov %rsp, %rdi
     call trap_dispatch
-    popq %r15
-    popq %r14
-    popq %r13
-    popq %r12
-    popq %r11
-    popq %r10
-    popq %r9
-    popq %r8
-    popq %rbp
-    popq %rdi
-    popq %rsi
-    popq %rdx
-    popq %rcx
-    popq %rbx
-    popq %rax
+    pop_gprs
     addq $16, %rsp                          /* vector, error */
     iretq
