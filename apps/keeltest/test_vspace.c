@@ -1,6 +1,7 @@
 /* Address spaces: paging structures, frames, ASIDs, access rights, cache attributes, protection
  * keys, and the TLB: stale translations and the flush counters. */
 #include "ktest.h"
+#include <keel/vspace.h>
 
 #define DBG KEEL_SLOT_DEBUG
 #define VS KEEL_SLOT_VSPACE
@@ -457,29 +458,12 @@ KEEL_TEST(unmap_batch_flushes_whole_pcid_past_threshold)
     EXPECT_ERR(keel_vspace_unmap_batch(VS, bad, 2, &n), KEEL_E_INVALID_CAPABILITY);
 }
 
-/* A second VSpace running our own image: every image frame mapped again (through copies) at
- * the same address with the same access, so code and data are shared. */
+/* A second VSpace running our own image (keel/vspace.h): every image frame mapped again (through
+ * copies) at the same address with the same access, so code and data are shared. Objects and
+ * slots come from libkeel's allocators, i.e. the test pool, exactly as kt_new/kt_slot would. */
 static int clone_image_vspace(uint64_t *vspace_out)
 {
-    uint64_t pml4;
-    int err = kt_new(KEEL_OBJ_PML4, 0, &pml4);
-    if (!err)
-        err = keel_asid_pool_assign(KEEL_SLOT_ASID_POOL, pml4, 0);
-    for (uint64_t s = kt_bi->image_frames.start; !err && s < kt_bi->image_frames.end; s++) {
-        struct keel_frame_info fi;
-        uint64_t pte, level, copy;
-        if ((err = keel_frame_get_address(s, &fi)) || !fi.mapped_vaddr)
-            continue;
-        if ((err = keel_debug_read_pte(DBG, VS, fi.mapped_vaddr, &pte, &level)))
-            break;
-        uint64_t access = KEEL_MAP_READ | ((pte & PTE_W) ? KEEL_MAP_WRITE : 0) |
-                          ((pte & PTE_NX) || (pte & PTE_W) ? 0 : KEEL_MAP_EXEC);
-        if ((err = kt_slot(&copy)) || (err = keel_cspace_copy(copy, s, KEEL_RIGHTS_ALL)))
-            break;
-        err = map_with_tables(copy, pml4, fi.mapped_vaddr, access, KEEL_CACHE_WB);
-    }
-    *vspace_out = pml4;
-    return err;
+    return keel_vspace_clone_image(kt_bi, vspace_out, 0);
 }
 
 struct pingpong {
