@@ -118,11 +118,28 @@ int kt_thread(void (*fn)(void *), void *arg, struct keel_thread **out)
     return err ? err : keel_thread_start(*out);
 }
 
-#define KT_PATIENCE 10000
+/* Waits are bounded in time, not in tries: a Yield with nobody else to run returns at once, and
+ * an emulated CPU on a loaded host can be slow to pick up a thread another CPU woke. */
+#define KT_PATIENCE_MS 5000
+
+static inline uint64_t kt_tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+bool kt_patient(uint64_t start)
+{
+    uint64_t khz = kt_bi->tsc_khz ? kt_bi->tsc_khz : 1000000;
+    return kt_tsc() - start < khz * KT_PATIENCE_MS;
+}
+
+uint64_t kt_now(void) { return kt_tsc(); }
 
 bool kt_wait_state(uint64_t tcb, uint64_t state)
 {
-    for (int i = 0; i < KT_PATIENCE; i++) {
+    for (uint64_t start = kt_tsc(); kt_patient(start);) {
         struct keel_tcb_info info;
         if (keel_tcb_get_info(tcb, &info))
             return false;
@@ -135,7 +152,7 @@ bool kt_wait_state(uint64_t tcb, uint64_t state)
 
 bool kt_wait_flag(volatile int *flag)
 {
-    for (int i = 0; i < KT_PATIENCE; i++) {
+    for (uint64_t start = kt_tsc(); kt_patient(start);) {
         if (*flag)
             return true;
         keel_yield();

@@ -89,9 +89,12 @@ int kt_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest);
 int kt_thread(void (*fn)(void *), void *arg, struct keel_thread **out);
 /* Like kt_thread but configured and not started (tcb cptr in (*out)->tcb). */
 int kt_thread_prepare(void (*fn)(void *), void *arg, struct keel_thread **out);
-/* Yield until the thread is in `state` (enum keel_thread_state); false after many tries. */
+/* Yield until the thread is in `state` (enum keel_thread_state); false after a few seconds. */
 bool kt_wait_state(uint64_t tcb, uint64_t state);
-/* Yield until *flag becomes nonzero; false after many tries. */
+/* Yield until *flag becomes nonzero; false after a few seconds. */
 bool kt_wait_flag(volatile int *flag);
+/* For bounded busy-waits: kt_patient(kt_now()-at-start) stays true for a few seconds. */
+uint64_t kt_now(void);
+bool kt_patient(uint64_t start);
 
 #endif

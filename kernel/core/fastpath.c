@@ -1,15 +1,18 @@
 /* The IPC fastpath: Call and ReplyRecv with a register-only message, no caps, a partner already
- * waiting and nothing more urgent to run. It checks those conditions, hands the message over and
- * switches thread and address space directly, without the scheduler or the invocation decoder.
- * Anything else returns false and takes the slow path, which has identical semantics. */
-#include "arch/cpu.h"
-#include "boot.h"
+ * waiting on this CPU and nothing more urgent to run. It checks those conditions, hands the
+ * message over and switches thread and address space directly, without the scheduler or the
+ * invocation decoder. Anything else returns false and takes the slow path, which has identical
+ * semantics. Every check reads only what the decision needs, in the order most likely to fail
+ * first; the counts are in docs/performance.md. */
+#include "arch/switch.h"
 #include "ipc.h"
 #include "object/endpoint.h"
 #include "object/vspace.h"
 #include "sched.h"
 
 bool fastpath_enabled = true;
+
+#define MSG_LENGTH_AND_CAPS 0x1ffull /* length (bits 0-6) and extra caps (bits 7-8) */
 
 /* Single-level CSpace lookup, the common case: the root CNode's guard and radix cover all 64
  * bits. Anything else (nested CNodes) goes the slow way. */
@@ -21,21 +24,18 @@ static inline struct cte *fast_lookup(const struct tcb *t, uint64_t cptr)
     return &cnode_slots(root)[cptr & ((1ull << root->radix) - 1)];
 }
 
-/* May `next` run now instead of going through the scheduler? Only on its own CPU, if nothing
- * queued there outranks it, and if it has an address space. */
-static inline bool may_switch_to(const struct percpu *c, const struct tcb *next)
+/* The VSpace `next` would run in, if it may run now instead of going through the scheduler:
+ * only on its own CPU, if nothing queued there outranks it, and if it has an address space. */
+static inline struct vspace *may_switch_to(const struct percpu *c, const struct tcb *next)
 {
     if (next->cpu != c->index)
-        return false; /* another CPU's thread: the slow path wakes it there */
-    const struct run_queue *q = &c->rq;
-    for (int w = 3; w >= 0; w--)
-        if (q->bitmap[w]) {
-            if (w * 64 + 63 - __builtin_clzll(q->bitmap[w]) > next->priority)
-                return false;
-            break;
-        }
-    const struct cap *vs = &next->vspace_root.cap;
-    return vs->type == KEEL_OBJ_PML4 && vspace_of_cap(vs)->asid;
+        return 0; /* another CPU's thread: the slow path wakes it there */
+    const uint64_t *bits = c->rq.bitmap;
+    if ((bits[0] | bits[1] | bits[2] | bits[3]) && runq_highest(&c->rq)->priority > next->priority)
+        return 0;
+    const struct cap *root = &next->vspace_root.cap;
+    struct vspace *vs = vspace_of_cap(root);
+    return root->type == KEEL_OBJ_PML4 && vs->asid ? vs : 0;
 }
 
 static inline void copy_registers(struct tcb *to, const struct tcb *from, keel_msginfo_t info, uint64_t badge)
@@ -48,32 +48,27 @@ static inline void copy_registers(struct tcb *to, const struct tcb *from, keel_m
     to->ctx.rdi = badge;
 }
 
-static inline void switch_now(struct percpu *c, struct tcb *from, struct tcb *to)
-{
-    arch_switch_to(from, to);
-    c->current = to;
-}
-
-bool fastpath_call(struct tcb *t)
+bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
 {
     keel_msginfo_t info = t->ctx.rsi;
-    if ((info & 0x7f) > KEEL_MSG_REGISTERS || (info & (3ull << 7)))
-        return false;
     struct cte *slot = fast_lookup(t, t->ctx.rdi);
-    if (!slot || slot->cap.type != KEEL_OBJ_ENDPOINT || !(slot->cap.rights & KEEL_RIGHT_WRITE))
+    *slot_out = slot && slot->cap.type != KEEL_CAP_NULL ? slot : 0; /* the slow path need not look again */
+    if (!slot || slot->cap.type != KEEL_OBJ_ENDPOINT || (info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS ||
+        !(slot->cap.rights & KEEL_RIGHT_WRITE))
         return false;
     struct endpoint *ep = cap_endpoint(&slot->cap);
     struct tcb *dest = ep->head;
     if (ep->state != EP_RECEIVERS || !dest->reply || dest->reply->caller)
         return false;
-    struct percpu *c = this_cpu();
-    if (!may_switch_to(c, dest))
+    struct vspace *vs = may_switch_to(c, dest);
+    if (!vs)
         return false;
 
     /* Dequeue the receiver, bind the caller to its reply object, hand over the message. */
-    ep->head = dest->ep_next;
-    if (ep->head)
-        ep->head->ep_prev = 0;
+    struct tcb *next_waiter = dest->ep_next;
+    ep->head = next_waiter;
+    if (next_waiter)
+        next_waiter->ep_prev = 0;
     else {
         ep->tail = 0;
         ep->state = EP_IDLE;
@@ -90,14 +85,15 @@ bool fastpath_call(struct tcb *t)
     copy_registers(dest, t, info, slot->cap.word1);
     dest->state = TS_RUNNING;
     dest->blocked_on = 0;
-    switch_now(c, t, dest);
+    arch_switch_thread(c, t, dest, vs);
+    c->current = dest;
     return true;
 }
 
-bool fastpath_reply_recv(struct tcb *t)
+bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
 {
     keel_msginfo_t info = t->ctx.rsi;
-    if ((info & 0x7f) > KEEL_MSG_REGISTERS || (info & (3ull << 7)))
+    if ((info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS)
         return false;
     struct cte *ep_slot = fast_lookup(t, t->ctx.rdi);
     struct cte *reply_slot = fast_lookup(t, t->ctx.r12);
@@ -111,8 +107,8 @@ bool fastpath_reply_recv(struct tcb *t)
     if (!caller || (caller->ipc_flags & IPC_FAULT) || ep->state == EP_SENDERS || r->receiver ||
         (t->bound_notification && t->bound_notification->word))
         return false;
-    struct percpu *c = this_cpu();
-    if (!may_switch_to(c, caller))
+    struct vspace *vs = may_switch_to(c, caller);
+    if (!vs)
         return false;
 
     /* Reply. */
@@ -128,13 +124,15 @@ bool fastpath_reply_recv(struct tcb *t)
     t->state = TS_BLOCKED_RECV;
     t->blocked_on = ep;
     t->ep_next = 0;
-    t->ep_prev = ep->tail;
-    if (ep->tail)
-        ep->tail->ep_next = t;
+    struct tcb *tail = ep->tail;
+    t->ep_prev = tail;
+    if (tail)
+        tail->ep_next = t;
     else
         ep->head = t;
     ep->tail = t;
     ep->state = EP_RECEIVERS;
-    switch_now(c, t, caller);
+    arch_switch_thread(c, t, caller, vs);
+    c->current = caller;
     return true;
 }

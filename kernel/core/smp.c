@@ -9,48 +9,35 @@
 
 uint32_t cpus_online = 1;
 
-/* A ticket lock: FIFO fair, so no CPU starves on a busy kernel. */
-static struct {
-    volatile uint32_t next, serving;
-    volatile int32_t holder;
-} bkl = { 0, 0, -1 };
+#define LOCK_WATCHDOG_MS 10000
 
-bool bkl_held(void) { return bkl.holder == (int32_t)this_cpu()->index; }
+/* A ticket lock: FIFO fair, so no CPU starves on a busy kernel. */
+struct big_lock bkl = { 0, 0, -1 };
 
 static _Noreturn void lock_watchdog_fire(void)
 {
     int32_t holder = bkl.holder;
     struct percpu *h = holder >= 0 ? cpu_get((uint32_t)holder) : 0;
-    panic("lock watchdog: CPU %u waited over 1 s for the big kernel lock, held by CPU %d (running thread %p, "
-          "at kernel RIP %#lx)",
-          this_cpu()->index, holder, h ? (void *)h->current : 0, h ? h->lock_rip : 0);
+    panic("lock watchdog: CPU %u waited over %u ms for the big kernel lock, held by CPU %d (running thread %p)",
+          this_cpu()->index, LOCK_WATCHDOG_MS, holder, h ? (void *)h->current : 0);
 }
 
-void bkl_acquire(void)
+void bkl_wait(uint32_t ticket, bool in_syscall)
 {
     struct percpu *c = this_cpu();
-    uint32_t ticket = __atomic_fetch_add(&bkl.next, 1, __ATOMIC_RELAXED);
-    c->lock_acquired++;
-    if (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
-        c->lock_contended++;
-        /* Spinning with interrupts off: answer requests here, since their sender holds the lock.
-         * A watchdog ends a wait of more than a second: a lock held that long is a kernel bug. */
-        uint64_t start = rdtsc(), limit = tsc_khz() * 1000;
-        while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
-            smp_mailbox();
-            cpu_relax();
-            if (limit && rdtsc() - start > limit)
-                lock_watchdog_fire();
-        }
+    c->lock_contended++;
+    c->in_syscall_entry = in_syscall;
+    /* Spinning with interrupts off: answer requests here, since their sender holds the lock.
+     * A watchdog ends a wait longer than LOCK_WATCHDOG_MS: a lock held that long is a kernel
+     * bug. (Generous: an emulated CPU on a loaded host can be descheduled for seconds.) */
+    uint64_t start = rdtsc(), limit = tsc_khz() * LOCK_WATCHDOG_MS;
+    while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
+        smp_mailbox();
+        cpu_relax();
+        if (limit && rdtsc() - start > limit)
+            lock_watchdog_fire();
     }
-    bkl.holder = (int32_t)c->index;
-    c->lock_rip = (uint64_t)__builtin_return_address(0); /* where it was taken, for the watchdog */
-}
-
-void bkl_release(void)
-{
-    bkl.holder = -1;
-    __atomic_store_n(&bkl.serving, bkl.serving + 1, __ATOMIC_RELEASE);
+    c->in_syscall_entry = false;
 }
 
 enum { MBOX_FLUSH = 1, MBOX_EVICT = 2, MBOX_FORGET = 3 };

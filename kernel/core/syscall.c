@@ -217,29 +217,11 @@ static void ensure_returnable(void)
     }
 }
 
-static void syscall_locked(void)
+/* Out of line: its large frame would otherwise be set up on the fast paths too. */
+__attribute__((noinline)) static void syscall_slow(struct tcb *t, uint64_t nr, struct cte *slot)
 {
-    struct tcb *t = current_thread();
-    if (!t) { /* evicted while waiting for the lock: it will issue the syscall again */
-        schedule();
-        ensure_returnable();
-        return;
-    }
-    uint64_t nr = t->ctx.rax;
-    struct cte *slot = 0;
-    if (fastpath_enabled && ((nr == KEEL_SYS_CALL && fastpath_call(t)) ||
-                             (nr == KEEL_SYS_REPLY_RECV && fastpath_reply_recv(t)))) {
-        if (__builtin_expect(current_thread()->ctx.rip >= USER_TOP, 0))
-            ensure_returnable();
-        return;
-    }
     if (nr == KEEL_SYS_YIELD) {
         msg_complete(t, 0, 0);
-        /* Nobody else at this priority or above: yielding changes nothing, skip the scheduler. */
-        if (!sched_has_peer(t)) {
-            ensure_returnable();
-            return;
-        }
         sched_yield();
     } else if (nr == KEEL_SYS_DEBUG_PUTCHAR && KEEL_DEBUG) {
         char ch = (char)t->ctx.rdi;
@@ -247,8 +229,9 @@ static void syscall_locked(void)
         msg_complete(t, 0, 0);
     } else if (nr >= KEEL_SYS_CALL && nr <= KEEL_SYS_NB_RECV) {
         struct invocation scratch = { 0 };
-        int err;
-        slot = lookup_cap_slot(t, t->ctx.rdi, 0, &scratch, &err);
+        int err = 0;
+        if (!slot)
+            slot = lookup_cap_slot(t, t->ctx.rdi, 0, &scratch, &err);
         if (!slot) {
             msg_error(t, err, scratch.ndetail, scratch.detail);
         } else {
@@ -268,7 +251,7 @@ static void syscall_locked(void)
                     break;
                 if (reply)
                     reply_deliver(reply, t); /* no caller waiting: just receive */
-                do_recv(t, slot, true);
+                endpoint_recv(cap_endpoint(&slot->cap), t, reply, true); /* rights checked above */
                 break;
             }
             }
@@ -281,13 +264,36 @@ static void syscall_locked(void)
     ensure_returnable();
 }
 
+/* The syscall entry (entry.S) calls this with the caller's registers saved in its TCB. The
+ * common cases come first and leave early: the IPC fastpath, and a Yield with nobody to yield
+ * to; their thread's address space is known good, so only the RIP needs checking on the way
+ * out. Everything else goes through syscall_slow. */
 void handle_syscall(void)
 {
+    bkl_acquire_from(true);
     struct percpu *c = this_cpu();
-    c->in_syscall_entry = true;
-    bkl_acquire();
-    c->in_syscall_entry = false;
-    syscall_locked();
+    struct tcb *t = c->current;
+    if (__builtin_expect(!t, 0)) { /* evicted while waiting for the lock: it will issue the syscall again */
+        schedule();
+        ensure_returnable();
+        bkl_release();
+        return;
+    }
+    uint64_t nr = t->ctx.rax;
+    struct cte *slot = 0;
+    if (nr == KEEL_SYS_CALL || nr == KEEL_SYS_REPLY_RECV) {
+        if (fastpath_enabled && (nr == KEEL_SYS_CALL ? fastpath_call(t, c, &slot) : fastpath_reply_recv(t, c)))
+            goto fast_exit;
+    } else if (nr == KEEL_SYS_YIELD && !sched_has_peer(t)) {
+        msg_complete(t, 0, 0); /* nobody else to run: yielding changes nothing */
+        goto fast_exit;
+    }
+    syscall_slow(t, nr, slot);
+    bkl_release();
+    return;
+fast_exit:
+    if (__builtin_expect(c->current->ctx.rip >= USER_TOP, 0))
+        ensure_returnable();
     bkl_release();
 }
 

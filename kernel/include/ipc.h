@@ -67,7 +67,10 @@ extern bool fault_logging;
 
 /* The IPC fastpath (core/fastpath.c): true if it handled the syscall. */
 extern bool fastpath_enabled;
-bool fastpath_call(struct tcb *t);
-bool fastpath_reply_recv(struct tcb *t);
+struct percpu;
+/* Call: *slot gets the invoked cptr's slot whenever the fast lookup found one, even when the
+ * fastpath itself gives up, so the slow path does not look it up again. */
+bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot);
+bool fastpath_reply_recv(struct tcb *t, struct percpu *c);
 
 #endif

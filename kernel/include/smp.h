@@ -10,9 +10,32 @@
 
 extern uint32_t cpus_online;
 
-void bkl_acquire(void);
-void bkl_release(void);
-bool bkl_held(void);
+/* The big lock: a ticket lock. Taking it uncontended is one atomic add and one load. */
+struct big_lock {
+    volatile uint32_t next, serving;
+    volatile int32_t holder;
+};
+extern struct big_lock bkl;
+/* Waits for `ticket` (answering cross-CPU requests meanwhile); `in_syscall`: this CPU is between
+ * a syscall and the lock, so an evicted thread must reissue it. */
+void bkl_wait(uint32_t ticket, bool in_syscall);
+
+static inline void bkl_acquire_from(bool in_syscall)
+{
+    uint32_t ticket = __atomic_fetch_add(&bkl.next, 1, __ATOMIC_RELAXED);
+    if (__builtin_expect(__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket, 0))
+        bkl_wait(ticket, in_syscall);
+    struct percpu *c = this_cpu();
+    bkl.holder = (int32_t)c->index;
+    c->lock_acquired++;
+}
+static inline void bkl_acquire(void) { bkl_acquire_from(false); }
+static inline void bkl_release(void)
+{
+    bkl.holder = -1;
+    __atomic_store_n(&bkl.serving, bkl.serving + 1, __ATOMIC_RELEASE);
+}
+static inline bool bkl_held(void) { return bkl.holder == (int32_t)this_cpu()->index; }
 
 #define MBOX_MAX_PAGES 16 /* == KEEL_UNMAP_FLUSH_THRESHOLD: more means "the whole PCID" */
 

@@ -140,9 +140,12 @@ bool cap_derivable(const struct cap *c)
 struct cap cap_derive(const struct cap *src)
 {
     struct cap c = *src;
-    if ((c.type >= KEEL_OBJ_PDPT && c.type <= KEEL_OBJ_FRAME_1G) || c.type == KEEL_CAP_IOPORT) {
+    if (c.type >= KEEL_OBJ_PDPT && c.type <= KEEL_OBJ_FRAME_1G) {
         c.flags &= (uint8_t)~CAP_FLAG_MAPPED;
         c.word1 = c.word2 = 0;
+    } else if (c.type == KEEL_CAP_IOPORT) {
+        c.flags &= (uint8_t)~CAP_FLAG_MAPPED; /* word1 is its last port: the range stays */
+        c.word2 = 0;
     }
     return c;
 }

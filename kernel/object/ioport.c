@@ -11,13 +11,15 @@
 
 static void set_range(struct percpu *c, uint16_t first, uint16_t last, bool open)
 {
-    for (uint32_t p = first; p <= last; p++) {
-        uint8_t bit = (uint8_t)(1u << (p & 7));
-        if (open)
-            c->tss.iomap[p >> 3] &= (uint8_t)~bit;
-        else
-            c->tss.iomap[p >> 3] |= bit;
-    }
+    uint32_t p = first;
+    for (; p <= last && (p & 7); p++) /* leading bits, up to a byte boundary */
+        c->tss.iomap[p >> 3] = open ? c->tss.iomap[p >> 3] & (uint8_t)~(1u << (p & 7))
+                                    : c->tss.iomap[p >> 3] | (uint8_t)(1u << (p & 7));
+    for (; p + 7 <= last; p += 8) /* whole bytes */
+        c->tss.iomap[p >> 3] = open ? 0x00 : 0xff;
+    for (; p <= last; p++)
+        c->tss.iomap[p >> 3] = open ? c->tss.iomap[p >> 3] & (uint8_t)~(1u << (p & 7))
+                                    : c->tss.iomap[p >> 3] | (uint8_t)(1u << (p & 7));
 }
 
 static void apply(struct percpu *c, const struct vspace *vs, bool open)

@@ -46,7 +46,7 @@ void vspace_init_root(uint64_t *pml4)
     vs->pml4 = pml4;
 }
 
-static void load(struct vspace *vs)
+void vspace_load(struct vspace *vs)
 {
     struct percpu *c = this_cpu();
     unsigned cpu = c->index;
@@ -91,7 +91,7 @@ static void load(struct vspace *vs)
     c->active_vspace = vs;
 }
 
-void vspace_activate_thread(const struct tcb *t) { load(vspace_of_cap(&t->vspace_root.cap)); }
+void vspace_activate_thread(const struct tcb *t) { vspace_load(vspace_of_cap(&t->vspace_root.cap)); }
 
 void vspace_flush_local(struct vspace *vs, const uint64_t *vas, unsigned n)
 {

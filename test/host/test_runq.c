@@ -7,6 +7,7 @@
 #define CHECK_MAIN
 #include "check.h"
 #include "sched.h"
+#include "smp.h"
 #include <asm/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -40,8 +41,8 @@ uint32_t cpus_online = 1;
 static unsigned reschedules, evictions;
 void smp_reschedule(uint32_t index) { (void)index; reschedules++; }
 void smp_evict(struct tcb *t) { (void)t; evictions++; }
-void bkl_acquire(void) {}
-void bkl_release(void) {}
+struct big_lock bkl;
+void bkl_wait(uint32_t ticket, bool in_syscall) { (void)ticket; (void)in_syscall; }
 struct percpu *cpu_get(uint32_t index) { return index == 0 ? this_cpu() : 0; }
 void arch_save_and_forget(struct tcb *t) { (void)t; }
 

@@ -6,6 +6,7 @@
 #include "arch/layout.h"
 #include "arch/paging.h"
 #include "arch/x86.h"
+#include "arch/switch.h"
 #include "object/irq.h"
 #include "object/vspace.h"
 #include "sched.h"
@@ -47,31 +48,9 @@ void arch_save_and_forget(struct tcb *t)
 
 bool arch_switch_to(struct tcb *prev, struct tcb *next)
 {
-    struct percpu *c = this_cpu();
-    if (!vspace_usable(next))
+    const struct cap *root = &next->vspace_root.cap;
+    if (root->type != KEEL_OBJ_PML4 || !vspace_of_cap(root)->asid)
         return false;
-    vspace_activate_thread(next);
-    ioport_switch(vspace_of_cap(&next->vspace_root.cap));
-    uint64_t top = (uint64_t)(&next->ctx + 1);
-    c->tss.rsp[0] = top;
-    c->ctx_top = top;
-    if (c->fpu_owner != next) {
-        if (c->fpu_owner)
-            __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])c->fpu_owner->fpu));
-        __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])next->fpu));
-        c->fpu_owner = next;
-    }
-    if (prev != next) {
-        if (!prev || prev->fs_base != next->fs_base)
-            wrmsr(MSR_FS_BASE, next->fs_base);
-        if (!prev || prev->gs_base != next->gs_base)
-            wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* becomes GS base at swapgs on the way out */
-    }
-    if (cpu_enabled.pku && prev != next) {
-        if (prev)
-            prev->pkru = rdpkru(); /* the thread may have changed it with WRPKRU */
-        if (rdpkru() != next->pkru)
-            wrpkru(next->pkru);
-    }
+    arch_switch_thread(this_cpu(), prev, next, vspace_of_cap(root));
     return true;
 }

@@ -14,7 +14,7 @@
 #include "smp.h"
 
 #define AP_TRAMPOLINE 0x8000ul
-#define AP_START_TIMEOUT_MS 200
+#define AP_START_TIMEOUT_MS 1000 /* generous: an emulated CPU on a loaded host starts slowly */
 
 extern char ap_trampoline[], ap_trampoline_end[], ap_params[];
 
@@ -68,6 +68,12 @@ void smp_prepare(void)
 void ap_main(struct percpu *c);
 void ap_main(struct percpu *c)
 {
+    /* A CPU that answered after the boot CPU gave up on it finds its block given to another
+     * CPU: it must not touch it, so it stops here. */
+    uint32_t my_id = cpuid(1, 0).ebx >> 24;
+    if (my_id != c->apic_id)
+        for (;;)
+            __asm__ volatile("cli; hlt");
     write_cr3(paging_kernel_root());
     cpu_init_ap(c, c->kernel_rsp);
     idt_load();
@@ -121,6 +127,7 @@ void smp_start_aps(void)
         if (!ap_ready) {
             log_warn("smp: CPU with APIC id %u did not start; skipped", cpu->apic_id);
             c->self = 0;
+            c->apic_id = ~0u; /* if it starts after all, it finds this and stops (ap_main) */
             continue;
         }
         cpus_online++;

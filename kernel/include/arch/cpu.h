@@ -80,7 +80,6 @@ struct percpu {
     } mbox;
     bool in_syscall_entry;  /* between the syscall entry and taking the big lock */
     uint64_t lock_acquired, lock_contended, lazy_flushes;
-    uint64_t lock_rip; /* where this CPU last took the big lock */
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));

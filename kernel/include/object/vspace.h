@@ -31,6 +31,13 @@ uint64_t vspace_root_of(const struct tcb *t);
 static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t) != 0; }
 /* Loads `t`'s VSpace on this CPU (PCID-tagged when enabled, flushing only when needed). */
 void vspace_activate_thread(const struct tcb *t);
+void vspace_load(struct vspace *vs);
+/* The common case inline: already loaded here and not stale, nothing to do. */
+static inline void vspace_switch(struct percpu *c, struct vspace *vs)
+{
+    if (c->active_vspace != vs || vs->cpu_gen[c->index] != vs->tlb_gen)
+        vspace_load(vs);
+}
 void vspace_init_root(uint64_t *pml4);
 void vspace_destroy(struct vspace *vs);
 void vspace_forget_local(struct vspace *vs);

@@ -1,0 +1,42 @@
+/* Switching the CPU from one thread to another: address space, I/O bitmap, kernel entry stack,
+ * FPU state, TLS bases and PKRU. Inline because the IPC fastpath does it on every call; each step
+ * is skipped when the value is already right. */
+#ifndef KEEL_ARCH_SWITCH_H
+#define KEEL_ARCH_SWITCH_H
+
+#include "arch/cpu.h"
+#include "arch/features.h"
+#include "arch/x86.h"
+#include "object/irq.h"
+#include "object/vspace.h"
+
+static inline void arch_switch_thread(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
+{
+    vspace_switch(c, vs);
+    if (c->io_vspace != vs)
+        ioport_switch(vs);
+    uint64_t top = (uint64_t)(&next->ctx + 1);
+    c->tss.rsp[0] = top;
+    c->ctx_top = top;
+    if (c->fpu_owner != next) {
+        if (c->fpu_owner)
+            __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])c->fpu_owner->fpu));
+        __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])next->fpu));
+        c->fpu_owner = next;
+    }
+    if (prev == next)
+        return;
+    if (!prev || prev->fs_base != next->fs_base)
+        wrmsr(MSR_FS_BASE, next->fs_base);
+    if (!prev || prev->gs_base != next->gs_base)
+        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base); /* becomes GS base at swapgs on the way out */
+    if (cpu_enabled.pku) {
+        uint32_t pkru = rdpkru(); /* the thread may have changed it with WRPKRU */
+        if (prev)
+            prev->pkru = pkru;
+        if (pkru != next->pkru)
+            wrpkru(next->pkru);
+    }
+}
+
+#endif
