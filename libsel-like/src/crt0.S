@@ -1,6 +1,7 @@
 /* Program entry. The kernel starts the root task with RSP 16-byte aligned and no return address
- * pushed, and RDI = the BootInfo address. C needs RSP = 8 (mod 16) at function entry, which the
- * call below provides. */
+ * pushed, and RDI = the BootInfo address; keel_process_spawn starts a process the same way with
+ * RDI = its startinfo (start.c tells them apart). C needs RSP = 8 (mod 16) at function entry,
+ * which the call below provides. */
     .section .text.start, "ax", @progbits
     .globl _start
     .type _start, @function
@@ -8,7 +9,7 @@ _start:
     xor %ebp, %ebp              /* end of the frame-pointer chain */
     mov %rsp, %rsi              /* initial stack pointer: marks the main thread's stack */
     and $-16, %rsp
-    call keel__crt_start        /* (bootinfo, initial_sp): does not return */
+    call keel__crt_start        /* (bootinfo or startinfo, initial_sp): does not return */
     ud2
     .size _start, . - _start
 

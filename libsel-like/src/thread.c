@@ -2,6 +2,7 @@
 #include <keel/alloc.h>
 #include <keel/bootinfo.h>
 #include <keel/invoke.h>
+#include <keel/process.h>
 #include <keel/syscall.h>
 #include <keel/thread.h>
 
@@ -26,7 +27,8 @@ static _Noreturn void thread_trampoline(struct keel_thread *t)
 int keel_thread_create(struct keel_thread *t, const struct keel_thread_config *cfg)
 {
     const struct keel_bootinfo *bi = keel_bootinfo_get();
-    uint64_t guard_bits = bi ? keel_bootinfo_guard_bits(bi) : 0;
+    const struct keel_startinfo *si = keel_startinfo_get();
+    uint64_t guard_bits = bi ? keel_bootinfo_guard_bits(bi) : si ? 64 - si->cnode_radix : 0;
     int err;
 
     if (!cfg->entry || !cfg->stack_top)

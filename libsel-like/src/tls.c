@@ -15,6 +15,14 @@ void keel_tls_init_main(uint64_t initial_sp, struct keel_ipc_buffer *ipc, uint64
     main_tls.tcb = tcb;
 }
 
+/* A process's stack is described by its startinfo (libkeel start code). */
+void keel__tls_main_stack(uint64_t lo, uint64_t hi);
+void keel__tls_main_stack(uint64_t lo, uint64_t hi)
+{
+    main_stack_lo = lo;
+    main_stack_hi = hi;
+}
+
 struct keel_tls *keel_tls(void)
 {
     if (!keel__fs_threads)

@@ -1,13 +1,394 @@
-/* init: the root task of the default image. It receives every capability from the kernel; for
- * now it reports what it was given and waits. (Drivers, channels and the shell come next.) */
+/* init: the root task of the default image, and the system builder. It reads the boot manifest (a
+ * text module, servers/init/README.md), starts each listed program from its boot module as a
+ * process of its own (keel/process.h) with exactly the caps the manifest names (I/O port ranges
+ * bound to its VSpace, IRQ handlers with a notification), and supervises them: every fault and
+ * exit arrives on one endpoint, badged with the process id, and the restart policy decides what
+ * happens next. One line is printed per start, exit, crash and restart, and the process table at
+ * the end of start-up and whenever a process stops for good. */
+#include "manifest.h"
+#include <keel/alloc.h>
 #include <keel/bootinfo.h>
+#include <keel/errors.h>
 #include <keel/invoke.h>
+#include <keel/process.h>
 #include <keel/stdio.h>
+#include <keel/string.h>
+#include <keel/syscall.h>
 
-int main(struct keel_bootinfo *bi)
+#define DEFAULT_MANIFEST "manifest.txt"
+#define MANIFEST_VA 0x0000600000000000ull /* where init maps the manifest module to read it */
+#define MANIFEST_MAX_BYTES (16u * 1024)
+#define MAX_CAPS (MANIFEST_MAX_IOPORTS + 2 * MANIFEST_MAX_IRQS)
+
+enum proc_state { P_NEW, P_RUNNING, P_EXITED, P_CRASHED, P_FAILED };
+static const char *const state_names[] = { "new", "running", "exited", "crashed", "failed" };
+
+struct proc {
+    const struct manifest_entry *e;
+    const struct keel_module_info *module;
+    enum proc_state state;
+    uint64_t untyped;       /* init's slot of the Untyped the process is made from */
+    struct keel_process p;
+    unsigned restarts;
+    char caps[MAX_CAPS * 24]; /* what it was given, for the table */
+    char note[96];          /* its last event */
+};
+
+static const struct keel_bootinfo *bi;
+static struct manifest manifest;
+static char manifest_text[MANIFEST_MAX_BYTES + 1];
+static struct proc procs[MANIFEST_MAX_ENTRIES];
+static unsigned nprocs;
+static uint64_t sup_ep, sup_reply;
+
+/* ---- Reading the manifest module ---- */
+
+static int map_with_tables(uint64_t frame, uint64_t va)
 {
+    for (int tries = 0; tries < 4; tries++) {
+        int err = keel_frame_map(frame, KEEL_SLOT_VSPACE, va, KEEL_MAP_READ, KEEL_CACHE_WB);
+        if (err != KEEL_E_MISSING_TABLE)
+            return err;
+        uint64_t table;
+        if ((err = keel_alloc_object(keel_last_error_detail(0), 0, &table)) ||
+            (err = keel_paging_map(table, KEEL_SLOT_VSPACE, va)))
+            return err;
+    }
+    return KEEL_E_MISSING_TABLE;
+}
+
+/* Copy the module's text into manifest_text (through read-only copies of its frame caps). */
+static int read_module(const struct keel_module_info *mod, uint64_t *size)
+{
+    *size = mod->size < MANIFEST_MAX_BYTES ? mod->size : MANIFEST_MAX_BYTES;
+    uint64_t pages = (*size + 4095) / 4096;
+    int err = 0;
+    for (uint64_t i = 0; i < pages && !err; i++) {
+        uint64_t copy;
+        if ((err = keel_slot_alloc(&copy)))
+            break;
+        err = keel_cspace_copy(copy, mod->first_frame_slot + i, KEEL_RIGHT_READ);
+        if (!err)
+            err = map_with_tables(copy, MANIFEST_VA + i * 4096);
+        if (!err) {
+            uint64_t n = *size - i * 4096 < 4096 ? *size - i * 4096 : 4096;
+            memcpy(manifest_text + i * 4096, (const void *)(MANIFEST_VA + i * 4096), n);
+        }
+        keel_free_object(copy); /* deleting the copy unmaps it */
+    }
+    manifest_text[*size] = 0;
+    return err;
+}
+
+static const char *manifest_name(char *buf, size_t size)
+{
+    const char *key = "init.manifest=";
+    for (const char *p = bi->cmdline; (p = strchr(p, 'i')) != 0; p++) {
+        if (strncmp(p, key, strlen(key)) != 0 || (p != bi->cmdline && p[-1] != ' '))
+            continue;
+        p += strlen(key);
+        size_t n = 0;
+        while (p[n] && p[n] != ' ' && n + 1 < size)
+            n++;
+        memcpy(buf, p, n);
+        buf[n] = 0;
+        return buf;
+    }
+    return DEFAULT_MANIFEST;
+}
+
+/* ---- Starting a process ---- */
+
+static void note(struct proc *pr, const char *fmt, ...) KEEL_PRINTF(2, 3);
+static void note(struct proc *pr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    keel_vsnprintf(pr->note, sizeof pr->note, fmt, ap);
+    va_end(ap);
+}
+
+struct cap_set {
+    struct keel_process_cap caps[MAX_CAPS];
+    char names[MAX_CAPS][KEEL_PROCESS_CAP_NAME_MAX];
+    unsigned count;
+};
+
+static int add_cap(struct cap_set *cs, uint64_t *slot, uint32_t flags, const char *fmt, unsigned v)
+{
+    int err = keel_slot_alloc(slot);
+    if (err)
+        return err;
+    struct keel_process_cap *c = &cs->caps[cs->count];
+    keel_snprintf(cs->names[cs->count], KEEL_PROCESS_CAP_NAME_MAX, fmt, v);
+    *c = (struct keel_process_cap){ .cptr = *slot, .flags = flags, .name = cs->names[cs->count] };
+    cs->count++;
+    return 0;
+}
+
+/* The device caps of a manifest entry, made afresh for each start (the last ones died with the
+ * process). Everything is moved into the child; what is left (after a failure) is deleted. */
+static int make_caps(struct proc *pr, struct cap_set *cs, const char **what)
+{
+    const struct manifest_entry *e = pr->e;
+    uint64_t slot;
+    int err;
+    for (unsigned i = 0; i < e->ioport_count; i++) {
+        *what = "I/O port cap";
+        if ((err = add_cap(cs, &slot, KEEL_PROCESS_CAP_MOVE | KEEL_PROCESS_CAP_BIND_IOPORT, "ioport%u", i)) ||
+            (err = keel_ioport_control_issue(KEEL_SLOT_IOPORT_CONTROL, e->ioports[i].first, e->ioports[i].last, slot)))
+            return err;
+    }
+    for (unsigned i = 0; i < e->irq_count; i++) {
+        uint64_t handler, ntfn, gsi;
+        *what = "IRQ notification";
+        if ((err = add_cap(cs, &ntfn, KEEL_PROCESS_CAP_MOVE, "irq%u-ntfn", e->irqs[i])) ||
+            (err = keel_untyped_retype(pr->untyped, KEEL_OBJ_NOTIFICATION, 0, 0, 0, ntfn, 1)))
+            return err;
+        *what = "IRQ handler";
+        if ((err = add_cap(cs, &handler, KEEL_PROCESS_CAP_MOVE, "irq%u", e->irqs[i])) ||
+            (err = keel_irq_control_get(KEEL_SLOT_IRQ_CONTROL, e->irqs[i], 0, handler, &gsi)) ||
+            (err = keel_irq_handler_set_notification(handler, ntfn)))
+            return err;
+    }
+    return 0;
+}
+
+static void describe_caps(struct proc *pr, const struct cap_set *cs)
+{
+    const struct manifest_entry *e = pr->e;
+    size_t at = 0;
+    pr->caps[0] = 0;
+    for (unsigned i = 0; i < cs->count && at < sizeof pr->caps; i++) {
+        const char *n = cs->names[i];
+        if (strncmp(n, "ioport", 6) == 0) {
+            unsigned k = (unsigned)(n[6] - '0');
+            at += (size_t)keel_snprintf(pr->caps + at, sizeof pr->caps - at, "%s%s=%#x-%#x", at ? " " : "", n,
+                                        e->ioports[k].first, e->ioports[k].last);
+        } else {
+            at += (size_t)keel_snprintf(pr->caps + at, sizeof pr->caps - at, "%s%s", at ? " " : "", n);
+        }
+    }
+}
+
+static bool start(struct proc *pr)
+{
+    const struct manifest_entry *e = pr->e;
+    struct cap_set cs = { .count = 0 };
+    const char *what = "";
+    int err = make_caps(pr, &cs, &what);
+    if (!err) {
+        struct keel_process_config cfg = {
+            .name = e->name,
+            .module = pr->module,
+            .untyped = pr->untyped,
+            .asid_pool = KEEL_SLOT_ASID_POOL,
+            .fault_ep = sup_ep,
+            .priority = e->priority,
+            .stack_size = e->stack,
+            .argc = e->argc,
+            .argv = e->argv,
+            .cap_count = cs.count,
+            .caps = cs.caps,
+        };
+        err = keel_process_spawn(&cfg, &pr->p);
+        what = pr->p.failed_step ? pr->p.failed_step : "spawn";
+    }
+    /* Moved into the child on success; after a failure whatever is left goes. */
+    for (unsigned i = 0; i < cs.count; i++)
+        keel_free_object(cs.caps[i].cptr);
+    if (err) {
+        keel_cspace_revoke(pr->untyped); /* the notifications made for it, if the spawn did not get that far */
+        pr->state = P_FAILED;
+        note(pr, "cannot start: %s: %s", what, keel_process_strerror(err));
+        keel_printf("init: %s: cannot start (line %u): %s: %s\n", e->name, e->line, what, keel_process_strerror(err));
+        return false;
+    }
+    describe_caps(pr, &cs);
+    pr->state = P_RUNNING;
+    note(pr, "started");
+    keel_printf("init: started %s (pid %llu, program %s, %llu KiB, %u cap(s)%s%s)\n", e->name,
+                (unsigned long long)pr->p.pid, e->program, (unsigned long long)(pr->p.bytes >> 10), cs.count,
+                cs.count ? ": " : "", pr->caps);
+    return true;
+}
+
+/* ---- Supervision ---- */
+
+static void print_table(void)
+{
+    keel_printf("init: process table\n");
+    keel_printf("  %-12s %-12s %5s %-8s %-8s %-9s %7s  %s\n", "NAME", "PROGRAM", "PID", "STATE", "RESTARTS",
+                "POLICY", "MEMORY", "CAPS / LAST EVENT");
+    for (unsigned i = 0; i < nprocs; i++) {
+        const struct proc *pr = &procs[i];
+        const struct manifest_entry *e = pr->e;
+        char restarts[16], mem[16];
+        keel_snprintf(restarts, sizeof restarts, "%u/%u", pr->restarts, e->limit);
+        keel_snprintf(mem, sizeof mem, "%lluK", (unsigned long long)(e->mem >> 10));
+        keel_printf("  %-12s %-12s %5llu %-8s %-8s %-9s %7s  %s%s%s\n", e->name, e->program,
+                    (unsigned long long)pr->p.pid, state_names[pr->state], restarts, manifest_restart_name(e->restart),
+                    mem, pr->caps[0] ? pr->caps : "-", pr->note[0] ? "; " : "", pr->note);
+    }
+}
+
+static const char *vector_name(uint64_t v)
+{
+    static const char *const names[] = { "divide error", "debug", "NMI", "breakpoint", "overflow",
+                                         "bound range", "invalid opcode", "device not available",
+                                         "double fault", "coprocessor overrun", "invalid TSS",
+                                         "segment not present", "stack fault", "general protection",
+                                         "page fault", "reserved", "x87 error", "alignment check",
+                                         "machine check", "SIMD error" };
+    return v < sizeof names / sizeof names[0] ? names[v] : "exception";
+}
+
+static void describe_fault(const struct keel_msg *m, char *buf, size_t size)
+{
+    uint64_t label = keel_msg_label(m->info);
+    if (label == KEEL_FAULT_VM)
+        keel_snprintf(buf, size, "page fault: %s %#llx (%s page) at rip %#llx",
+                      (m->mr[2] & 16) ? "fetch at" : (m->mr[2] & 2) ? "write to" : "read of",
+                      (unsigned long long)m->mr[1], (m->mr[2] & 1) ? "protected" : "unmapped",
+                      (unsigned long long)m->mr[0]);
+    else if (label == KEEL_FAULT_EXCEPTION)
+        keel_snprintf(buf, size, "%s (vector %llu, error code %#llx) at rip %#llx", vector_name(m->mr[1]),
+                      (unsigned long long)m->mr[1], (unsigned long long)m->mr[2], (unsigned long long)m->mr[0]);
+    else if (label == KEEL_FAULT_UNKNOWN_SYSCALL)
+        keel_snprintf(buf, size, "unknown syscall %llu at rip %#llx", (unsigned long long)m->mr[1],
+                      (unsigned long long)m->mr[0]);
+    else if (label == KEEL_FAULT_NO_VSPACE)
+        keel_snprintf(buf, size, "no usable VSpace at rip %#llx", (unsigned long long)m->mr[0]);
+    else
+        keel_snprintf(buf, size, "unexpected message (label %#llx)", (unsigned long long)label);
+}
+
+static void handle(struct proc *pr, const struct keel_msg *m)
+{
+    const struct manifest_entry *e = pr->e;
+    uint64_t pid = pr->p.pid;
+    bool exited = keel_msg_label(m->info) == KEEL_PROCESS_MSG_EXIT;
+    int64_t status = exited ? (int64_t)m->mr[0] : -1;
+    char what[96];
+    if (exited)
+        keel_snprintf(what, sizeof what, "exited with status %lld", (long long)status);
+    else
+        describe_fault(m, what, sizeof what);
+    keel_printf("init: %s (pid %llu) %s%s\n", e->name, (unsigned long long)pid, exited ? "" : "crashed: ", what);
+    note(pr, "%s%s", exited ? "" : "crashed: ", what);
+    int err = keel_process_destroy(&pr->p);
+    if (err)
+        keel_printf("init: %s: teardown failed: %s\n", e->name, keel_strerror(err));
+    pr->p.pid = pid; /* keep showing the last one */
+    pr->state = exited ? P_EXITED : P_CRASHED;
+
+    bool failed = !exited || status != 0;
+    bool wanted = e->restart == RESTART_ALWAYS || (e->restart == RESTART_ON_CRASH && failed);
+    if (wanted && pr->restarts < e->limit && !err) {
+        pr->restarts++;
+        keel_printf("init: restarting %s (restart %u of %u)\n", e->name, pr->restarts, e->limit);
+        if (start(pr))
+            return;
+    } else if (wanted) {
+        keel_printf("init: %s: restart limit (%u) reached; leaving it stopped\n", e->name, e->limit);
+        note(pr, "%s; restart limit reached", what);
+        pr->state = P_FAILED;
+    } else {
+        keel_printf("init: %s: not restarted (restart=%s)\n", e->name, manifest_restart_name(e->restart));
+    }
+    print_table();
+}
+
+static _Noreturn void supervise(void)
+{
+    for (;;) {
+        struct keel_msg m = keel_msg_make(0, 0);
+        int err = keel_recv(sup_ep, sup_reply, &m);
+        if (err) {
+            keel_printf("init: receive on the supervision endpoint failed: %s\n", keel_strerror(err));
+            continue;
+        }
+        struct proc *pr = 0;
+        for (unsigned i = 0; i < nprocs && !pr; i++)
+            if (procs[i].state == P_RUNNING && procs[i].p.pid == m.badge)
+                pr = &procs[i];
+        if (!pr) {
+            keel_printf("init: message (label %#llx) from unknown pid %llu ignored\n",
+                        (unsigned long long)keel_msg_label(m.info), (unsigned long long)m.badge);
+            continue;
+        }
+        handle(pr, &m);
+    }
+}
+
+/* ---- Start-up ---- */
+
+static unsigned load_manifest(void)
+{
+    char buf[64];
+    const char *name = manifest_name(buf, sizeof buf);
+    const struct keel_module_info *mod = keel_bootinfo_module(bi, name);
+    if (!mod) {
+        keel_printf("init: no boot module '%s': nothing to start\n", name);
+        return 0;
+    }
+    uint64_t size;
+    int err = read_module(mod, &size);
+    if (err) {
+        keel_printf("init: cannot read the manifest '%s': %s\n", name, keel_strerror(err));
+        return 0;
+    }
+    if (mod->size > MANIFEST_MAX_BYTES)
+        keel_printf("init: %s: only the first %u bytes are read\n", name, MANIFEST_MAX_BYTES);
+    manifest_parse(&manifest, manifest_text, size);
+    for (unsigned i = 0; i < manifest.error_count; i++)
+        keel_printf("init: %s:%u: %s (line skipped)\n", name, manifest.errors[i].line, manifest.errors[i].msg);
+    if (manifest.errors_total > manifest.error_count)
+        keel_printf("init: %s: %u more error(s)\n", name, manifest.errors_total - manifest.error_count);
+    for (unsigned i = 0; i < manifest.count; i++) {
+        const struct manifest_entry *e = &manifest.entries[i];
+        const struct keel_module_info *prog = keel_bootinfo_module(bi, e->program);
+        if (!prog) {
+            keel_printf("init: %s:%u: program '%s' is not a boot module (line skipped)\n", name, e->line, e->program);
+            continue;
+        }
+        procs[nprocs++] = (struct proc){ .e = e, .module = prog };
+    }
+    keel_printf("init: manifest '%s': %u process(es) to start, %u bad line(s)\n", name, nprocs,
+                manifest.errors_total + manifest.count - nprocs);
+    return nprocs;
+}
+
+int main(struct keel_bootinfo *boot_info)
+{
+    bi = boot_info;
+    if (!bi) {
+        keel_printf("init: no BootInfo\n");
+        return 1;
+    }
     keel_printf("init: Keel root task running\n");
     keel_bootinfo_print(bi);
-    keel_printf("init: no drivers or shell yet; idling\n");
-    return 0;
+    keel_untyped_alloc_init(bi);
+    int err = keel_alloc_object(KEEL_OBJ_ENDPOINT, 0, &sup_ep);
+    if (!err)
+        err = keel_alloc_object(KEEL_OBJ_REPLY, 0, &sup_reply);
+    if (err) {
+        keel_printf("init: cannot make the supervision endpoint: %s\n", keel_strerror(err));
+        return 1;
+    }
+    load_manifest();
+    for (unsigned i = 0; i < nprocs; i++) {
+        struct proc *pr = &procs[i];
+        err = keel_alloc_object(KEEL_OBJ_UNTYPED, pr->e->mem, &pr->untyped);
+        if (err) {
+            pr->state = P_FAILED;
+            note(pr, "no memory for it (%lluK): %s", (unsigned long long)(pr->e->mem >> 10), keel_strerror(err));
+            keel_printf("init: %s: %s\n", pr->e->name, pr->note);
+            continue;
+        }
+        start(pr);
+    }
+    keel_printf("init: start-up done\n");
+    print_table();
+    supervise();
 }

@@ -1,8 +1,8 @@
 /* Threads in the caller's own CSpace and VSpace. A thread runs entry(arg) on a stack the caller
  * provides; when entry returns the thread suspends itself. Its FS base points at its struct
  * keel_thread (whose first member is its keel_tls), which is how libkeel finds per-thread state:
- * keep the struct alive as long as the thread. The CSpace guard comes from the BootInfo, so this
- * is for the root task until processes get their own start-up record. */
+ * keep the struct alive as long as the thread. The CSpace guard comes from the BootInfo (root
+ * task) or the startinfo (a process made by keel_process_spawn, keel/process.h). */
 #ifndef KEEL_THREAD_H
 #define KEEL_THREAD_H
 
