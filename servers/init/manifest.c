@@ -4,8 +4,9 @@
 #include <keel/stdio.h>
 #include <keel/string.h>
 
-static const char *const keys[] = { "program", "ioports", "irq", "restart", "limit", "priority", "mem", "stack" };
-enum key { K_PROGRAM, K_IOPORTS, K_IRQ, K_RESTART, K_LIMIT, K_PRIORITY, K_MEM, K_STACK, K_COUNT };
+static const char *const keys[] = { "program", "ioports", "irq", "restart", "limit", "priority", "mem", "stack",
+                                    "serves", "caps" };
+enum key { K_PROGRAM, K_IOPORTS, K_IRQ, K_RESTART, K_LIMIT, K_PRIORITY, K_MEM, K_STACK, K_SERVES, K_CAPS, K_COUNT };
 
 static void error(struct manifest *m, unsigned line, const char *fmt, ...) KEEL_PRINTF(3, 4);
 static void error(struct manifest *m, unsigned line, const char *fmt, ...)
@@ -110,7 +111,7 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
         if (strlen(keys[i]) == klen && strncmp(tok, keys[i], klen) == 0)
             k = i;
     if (k < 0) {
-        error(m, e->line, "unknown key '%.*s' (known: program ioports irq restart limit priority mem stack)",
+        error(m, e->line, "unknown key '%.*s' (known: program ioports irq restart limit priority mem stack serves caps)",
               (int)klen, tok);
         return false;
     }
@@ -203,6 +204,21 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
         }
         e->priority = (int)x;
         return true;
+    case K_SERVES:
+        if (!name_ok(v)) {
+            error(m, e->line, "serves=%s: not a service name (letters, digits, _ - ., under %d characters)", v,
+                  MANIFEST_NAME_MAX);
+            return false;
+        }
+        memcpy(e->serves, v, strlen(v) + 1);
+        return true;
+    case K_CAPS:
+        if (strcmp(v, "debug") != 0) {
+            error(m, e->line, "caps=%s: the only kernel cap init gives is 'debug'", v);
+            return false;
+        }
+        e->debug_cap = true;
+        return true;
     case K_MEM:
         return parse_size(m, e->line, "mem", v, MANIFEST_MIN_MEM, MANIFEST_MAX_MEM, &e->mem);
     default:
@@ -266,6 +282,10 @@ static bool check_against(struct manifest *m, const struct manifest_entry *e)
         const struct manifest_entry *o = &m->entries[j];
         if (strcmp(o->name, e->name) == 0) {
             error(m, e->line, "process name '%s' already used on line %u", e->name, o->line);
+            return false;
+        }
+        if (e->serves[0] && strcmp(o->serves, e->serves) == 0) {
+            error(m, e->line, "service '%s' already served by '%s' (line %u)", e->serves, o->name, o->line);
             return false;
         }
         for (unsigned a = 0; a < e->irq_count; a++)

@@ -1,0 +1,215 @@
+/* serial: the COM1 (16550) driver. Started by init with exactly the ports 0x3f8-0x3ff, IRQ 4 and
+ * serves=serial (servers/init/README.md). One thread waits on its service notification, whose
+ * word says what happened: bit 4 the UART's interrupt, KEEL_INIT_NEWS a channel opened to it,
+ * the channel bits a client's doorbell (or init's "client gone").
+ *
+ * RX is interrupt driven: IER enables the "received data" interrupt; on IRQ 4 the driver drains
+ * the receive FIFO into a ring buffer, then Acks the handler. TX polls LSR (THR empty) per byte.
+ * Requests (keel/serial.h): WRITE completes when the bytes are written; READ waits until at
+ * least one byte has arrived. The kernel also writes its log to COM1 by polling; the two may
+ * interleave. */
+#include <keel/channel.h>
+#include <keel/alloc.h>
+#include <keel/errors.h>
+#include <keel/initsvc.h>
+#include <keel/invoke.h>
+#include <keel/process.h>
+#include <keel/serial.h>
+#include <keel/stdio.h>
+#include <keel/string.h>
+#include <keel/syscall.h>
+
+#define COM1 0x3f8
+#define UART_RBR 0
+#define UART_THR 0
+#define UART_IER 1
+#define UART_IIR 2
+#define UART_FCR 2
+#define UART_MCR 4
+#define UART_LSR 5
+#define LSR_DATA 0x01
+#define LSR_THRE 0x20
+#define IRQ_LINE 4
+
+#define MAX_CLIENTS 8
+#define MAX_PENDING 8
+#define RX_SIZE 1024
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+struct client {
+    bool live;
+    uint64_t bit, pid;
+    struct keel_channel ch;
+    struct keel_channel_notifications n;
+    struct keel_channel_ops ops;
+    struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for input */
+    unsigned npending;
+};
+
+static struct client clients[MAX_CLIENTS];
+static uint8_t rx[RX_SIZE];
+static unsigned rx_head, rx_tail; /* free-running */
+static uint64_t svc, irq, init_cap;
+static uint64_t rx_bytes, irqs;
+
+static void tx_byte(uint8_t c)
+{
+    while (!(inb(COM1 + UART_LSR) & LSR_THRE))
+        ;
+    outb(COM1 + UART_THR, c);
+}
+
+static void drain_rx(void)
+{
+    while (inb(COM1 + UART_LSR) & LSR_DATA) {
+        uint8_t c = inb(COM1 + UART_RBR);
+        rx_bytes++;
+        if (rx_tail - rx_head < RX_SIZE)
+            rx[rx_tail++ % RX_SIZE] = c;
+    }
+}
+
+static void accept_all(void)
+{
+    for (;;) {
+        uint64_t slot;
+        if (keel_slot_alloc(&slot))
+            return;
+        struct keel_msg m = keel_msg_make(KEEL_INIT_ACCEPT, 1);
+        m.mr[0] = slot;
+        int err = keel_call(init_cap, &m);
+        if (err || m.mr[0] != 0) {
+            keel_slot_free(slot);
+            return;
+        }
+        uint64_t va = m.mr[1], size = m.mr[2], bit = m.mr[3], pid = keel_msg_get_mr(&m, 4);
+        struct client *c = 0;
+        for (unsigned i = 0; i < MAX_CLIENTS && !c; i++)
+            if (!clients[i].live)
+                c = &clients[i];
+        if (!c) {
+            keel_printf("serial: too many clients; pid %llu refused\n", (unsigned long long)pid);
+            continue; /* its requests are never served */
+        }
+        *c = (struct client){ .live = true, .bit = bit, .pid = pid };
+        c->n = (struct keel_channel_notifications){ .signal_cap = slot, .wait_cap = svc };
+        keel_channel_bind_notifications(&c->ops, &c->n);
+        int cerr = keel_channel_attach_server(&c->ch, (void *)va, size, &c->ops);
+        if (cerr) {
+            keel_printf("serial: attach for pid %llu failed: %s\n", (unsigned long long)pid,
+                        keel_channel_strerror(cerr));
+            c->live = false;
+            continue;
+        }
+        keel_printf("serial: client pid %llu connected\n", (unsigned long long)pid);
+    }
+}
+
+static void drop(struct client *c, int why)
+{
+    keel_printf("serial: client pid %llu gone (%s)\n", (unsigned long long)c->pid, keel_channel_strerror(why));
+    keel_channel_close(&c->ch);
+    keel_cspace_delete(c->n.signal_cap);
+    keel_slot_free(c->n.signal_cap);
+    c->live = false;
+}
+
+/* Serve one client: new requests, then the READs input can satisfy. */
+static void serve(struct client *c)
+{
+    struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
+    int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
+    if (n < 0) {
+        drop(c, n);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (d[i].opcode == KEEL_SERIAL_WRITE) {
+            const uint8_t *p = keel_channel_data(&c->ch, d[i].offset, d[i].length);
+            for (uint32_t k = 0; p && k < d[i].length; k++)
+                tx_byte(p[k]);
+            d[i].status = (int32_t)d[i].length;
+            d[i].length = 0;
+            keel_channel_complete_wait(&c->ch, &d[i], 1);
+        } else if (d[i].opcode == KEEL_SERIAL_READ && c->npending < MAX_PENDING) {
+            c->pending[c->npending++] = d[i];
+        } else {
+            d[i].status = KEEL_CHANNEL_EINVAL;
+            d[i].length = 0;
+            keel_channel_complete_wait(&c->ch, &d[i], 1);
+        }
+    }
+    while (c->npending && rx_head != rx_tail) {
+        struct keel_channel_desc *r = &c->pending[0];
+        uint8_t *p = keel_channel_data(&c->ch, r->offset, r->length);
+        uint32_t k = 0;
+        while (p && k < r->length && rx_head != rx_tail)
+            p[k++] = rx[rx_head++ % RX_SIZE];
+        r->length = k;
+        r->status = (int32_t)k;
+        int err = keel_channel_complete_wait(&c->ch, r, 1);
+        memmove(&c->pending[0], &c->pending[1], (c->npending - 1) * sizeof c->pending[0]);
+        c->npending--;
+        if (err < 0) {
+            drop(c, err);
+            return;
+        }
+    }
+}
+
+int main(void)
+{
+    svc = keel_startinfo_cap("service");
+    irq = keel_startinfo_cap("irq4");
+    init_cap = keel_startinfo_cap("init");
+    if (!svc || !irq || !init_cap || !keel_startinfo_cap("ioport0")) {
+        keel_printf("serial: missing caps (need ioport0, irq4, service, init: manifest serves=serial)\n");
+        return 1;
+    }
+    drain_rx();
+    outb(COM1 + UART_FCR, 0x07);                             /* FIFOs on and cleared, trigger at 1 byte */
+    outb(COM1 + UART_MCR, (uint8_t)(inb(COM1 + UART_MCR) | 0x08)); /* OUT2: the UART's IRQ line */
+    outb(COM1 + UART_IER, 0x01);                             /* interrupt on received data */
+    (void)inb(COM1 + UART_IIR);
+    rx_head = rx_tail = 0;
+    int err = keel_irq_handler_ack(irq); /* unmask the line */
+    if (err)
+        keel_printf("serial: IRQ ack failed: %s\n", keel_strerror(err));
+    keel_printf("serial: COM1 driver ready (IRQ %d, RX interrupt driven)\n", IRQ_LINE);
+    for (;;) {
+        uint64_t word = 0;
+        keel_wait(svc, &word);
+        if (word & (1ull << IRQ_LINE)) {
+            irqs++;
+            drain_rx();
+            keel_irq_handler_ack(irq);
+        }
+        if (word & KEEL_INIT_NEWS)
+            accept_all();
+        drain_rx(); /* bytes that came while the line was masked */
+        bool again;
+        do {
+            again = false;
+            for (unsigned i = 0; i < MAX_CLIENTS; i++) {
+                struct client *c = &clients[i];
+                if (!c->live)
+                    continue;
+                serve(c);
+                if (!c->live)
+                    continue;
+                int a = keel_channel_arm(&c->ch);
+                if (a == 1)
+                    again = true;
+                else if (a < 0)
+                    drop(c, a);
+            }
+        } while (again);
+    }
+}
