@@ -483,21 +483,27 @@ static void pong_server(void *arg)
     }
 }
 
+/* A pong server in a clone of our VSpace, waiting on pp's endpoint. */
+static int start_pong_in_clone(struct pingpong *pp, uint64_t *v2, struct keel_thread **t)
+{
+    int err;
+    *pp = (struct pingpong){ 0 };
+    if ((err = clone_image_vspace(v2)) || (err = kt_new(KEEL_OBJ_ENDPOINT, 0, &pp->ep)) ||
+        (err = kt_new(KEEL_OBJ_REPLY, 0, &pp->reply)) || (err = kt_thread_prepare(pong_server, pp, t)) ||
+        (err = keel_tcb_configure((*t)->tcb, 0, *v2, 0, 0, 0, 0, 0)) || /* move it into the clone */
+        (err = keel_thread_start(*t)))
+        return err;
+    return kt_wait_state((*t)->tcb, KEEL_THREAD_BLOCKED_RECV) ? 0 : KEEL_E_CANCELLED;
+}
+
 #define ROUND_TRIPS 1000
 
 KEEL_TEST(tlb_pingpong_two_vspaces)
 {
     uint64_t v2;
-    ASSERT_OK(clone_image_vspace(&v2));
     static struct pingpong pp;
-    pp = (struct pingpong){ 0 };
-    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &pp.ep));
-    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &pp.reply));
     struct keel_thread *t;
-    ASSERT_OK(kt_thread_prepare(pong_server, &pp, &t));
-    ASSERT_OK(keel_tcb_configure(t->tcb, 0, v2, 0, 0, 0, 0, 0)); /* move it into the clone */
-    ASSERT_OK(keel_thread_start(t));
-    ASSERT_TRUE(kt_wait_state(t->tcb, KEEL_THREAD_BLOCKED_RECV));
+    ASSERT_OK(start_pong_in_clone(&pp, &v2, &t));
     struct keel_msg m = keel_msg_make(1, 0);
     ASSERT_OK(keel_call(pp.ep, &m)); /* warm-up: both VSpaces have run, PCIDs are assigned */
     EXPECT_EQ(keel_msg_label(m.info), 2);
@@ -531,16 +537,9 @@ KEEL_TEST(unmap_in_inactive_vspace_is_flushed_before_reuse)
     /* A VSpace that is not loaded: with INVPCID the kernel flushes its PCID's entry at once;
      * with PCID but no INVPCID its next load flushes; without PCID every load flushes anyway. */
     uint64_t v2;
-    ASSERT_OK(clone_image_vspace(&v2));
     static struct pingpong pp;
-    pp = (struct pingpong){ 0 };
-    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &pp.ep));
-    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &pp.reply));
     struct keel_thread *t;
-    ASSERT_OK(kt_thread_prepare(pong_server, &pp, &t));
-    ASSERT_OK(keel_tcb_configure(t->tcb, 0, v2, 0, 0, 0, 0, 0));
-    ASSERT_OK(keel_thread_start(t));
-    ASSERT_TRUE(kt_wait_state(t->tcb, KEEL_THREAD_BLOCKED_RECV));
+    ASSERT_OK(start_pong_in_clone(&pp, &v2, &t));
     struct keel_msg m = keel_msg_make(1, 0);
     ASSERT_OK(keel_call(pp.ep, &m));
     /* Map a scratch frame in v2 only, then unmap it while v2 is not loaded. */

@@ -1,6 +1,6 @@
 /* Freestanding helpers shared by the kernel and its host unit tests.
- * The string functions keep their standard names and prototypes so that clang's
- * builtins and a hosted libc agree with them. */
+ * The string functions keep their standard names and prototypes so that clang's builtins and a
+ * hosted libc agree with them; the kernel links libkeel's implementation (libsel-like/src/string.c). */
 #ifndef KEEL_KLIB_H
 #define KEEL_KLIB_H
 
