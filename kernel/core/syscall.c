@@ -315,7 +315,12 @@ static void trap_locked(struct trap_frame *f)
 {
     struct tcb *t = current_thread();
     if (!t) {
-        schedule(); /* evicted by another CPU */
+        /* Evicted by another CPU while waiting for the lock. The interrupt that brought us in must
+         * still be handled (and acknowledged: a timer or IPI left in service would block every
+         * later one of its priority on this CPU); an exception belonged to the evicted thread. */
+        if (f->vector >= VEC_IRQ_BASE && f->vector != VEC_IPI_SHOOTDOWN)
+            trap_dispatch(f);
+        schedule();
         ensure_returnable();
         return;
     }
