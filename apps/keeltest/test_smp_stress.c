@@ -1067,7 +1067,7 @@ static void ev_victim_spin(void *arg)
 {
     (void)arg;
     for (;;)
-        if ((++ev.count & 1023) == 0)
+        if ((++ev.count & 0xfffff) == 0) /* about a millisecond or more: rarely in the kernel */
             keel_yield();
 }
 

@@ -299,6 +299,10 @@ fast_exit:
 
 void trap_from_user(struct trap_frame *f)
 {
+    /* `f` lives in the thread's TCB, which another CPU may take over (and overwrite) as soon as
+     * this one lets go of the thread -- by the mailbox below or while waiting for the lock. Keep
+     * a copy: if evicted, the interrupt is handled (and acknowledged) from the copy. */
+    struct trap_frame copy = *f;
     /* A cross-CPU request is answered without the big lock: its sender holds it. */
     if (f->vector == VEC_IPI_SHOOTDOWN) {
         smp_mailbox();
@@ -307,6 +311,8 @@ void trap_from_user(struct trap_frame *f)
             return; /* back to the same thread at once */
     }
     bkl_acquire();
+    if (!this_cpu()->current && copy.vector >= VEC_IRQ_BASE && copy.vector != VEC_IPI_SHOOTDOWN)
+        trap_dispatch(&copy);
     trap_locked(f);
     bkl_release();
 }
@@ -318,9 +324,7 @@ static void trap_locked(struct trap_frame *f)
         /* Evicted by another CPU while waiting for the lock. The interrupt that brought us in must
          * still be handled (and acknowledged: a timer or IPI left in service would block every
          * later one of its priority on this CPU); an exception belonged to the evicted thread. */
-        if (f->vector >= VEC_IRQ_BASE && f->vector != VEC_IPI_SHOOTDOWN)
-            trap_dispatch(f);
-        schedule();
+        schedule(); /* its interrupt was handled from a copy in trap_from_user */
         ensure_returnable();
         return;
     }

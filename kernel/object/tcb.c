@@ -143,7 +143,9 @@ static void set_ipc_buffer(struct tcb *t, uint64_t va)
 
 static void set_priority(struct tcb *t, uint8_t prio)
 {
-    struct percpu *c = this_cpu();
+    struct percpu *c = cpu_get(t->cpu); /* its own CPU's queue, not the caller's */
+    if (!c || !c->self)
+        c = this_cpu();
     if (t->in_run_queue) {
         runq_remove(&c->rq, t);
         t->priority = prio;
@@ -155,6 +157,8 @@ static void set_priority(struct tcb *t, uint8_t prio)
             c->need_resched = true;
         t->priority = prio;
     }
+    if (c->need_resched && c != this_cpu())
+        smp_reschedule(c->index); /* that CPU decides at its next entry */
 }
 
 /* Moves `t` to CPU `cpu`: off its old CPU (which lets go of it if running it) into the new
