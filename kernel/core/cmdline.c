@@ -26,6 +26,7 @@ static const struct option options[] = {
     { "quiet", OPT_FLAG, FIELD(quiet_boot), 0, 0 },
     { "test_panic", OPT_FLAG, FIELD(test_panic), 0, 0 },
     { "timer_hz", OPT_UINT, FIELD(timer_hz), CMDLINE_TIMER_HZ_MIN, CMDLINE_TIMER_HZ_MAX },
+    { "lockwatch", OPT_UINT, FIELD(lockwatch_ms), 0, 60000 },
 };
 
 /* Indexed by enum log_level. */
@@ -50,6 +51,7 @@ void cmdline_defaults(struct kernel_options *o)
         .quiet_boot = false,
         .test_panic = false,
         .timer_hz = 100,
+        .lockwatch_ms = 1000,
     };
 }
 

@@ -7,6 +7,7 @@
 #include "object/debug.h"
 #include "object/tcb.h"
 #include "sched.h"
+#include "smp.h"
 
 static unsigned violations;
 
@@ -90,13 +91,43 @@ static void walk_cdt(void)
     }
 }
 
+/* Every CPU's run queue. Run queues change only under the big lock, which the caller holds, so
+ * another CPU's queue is as stable here as this one's. */
+static void check_run_queue(uint32_t index)
+{
+    struct percpu *c = cpu_get(index);
+    for (unsigned p = 0; p < 256; p++) {
+        bool bit = (c->rq.bitmap[p >> 6] >> (p & 63)) & 1;
+        CHECK(bit == (c->rq.head[p] != 0), "cpu %u run queue %u: bitmap says %d", index, p, bit);
+        unsigned long n = 0;
+        for (struct tcb *t = c->rq.head[p]; t; t = t->sched_next) {
+            CHECK(t->priority == p && t->in_run_queue, "cpu %u: tcb %p in queue %u with priority %u", index,
+                  (void *)t, p, t->priority);
+            CHECK(t->cpu == index, "tcb %p of cpu %u is queued on cpu %u", (void *)t, t->cpu, index);
+            CHECK(t != c->current, "cpu %u: the running thread is also queued", index);
+            CHECK(t->sched_next || c->rq.tail[p] == t, "cpu %u run queue %u tail wrong", index, p);
+            if (++n > (1ul << 24)) {
+                CHECK(false, "cpu %u run queue %u does not end (a cycle?)", index, p);
+                break;
+            }
+        }
+    }
+    if (c->current) {
+        CHECK(c->current->cpu == index, "cpu %u runs tcb %p, which belongs to cpu %u", index, (void *)c->current,
+              c->current->cpu);
+        for (uint32_t j = 0; j < index; j++)
+            CHECK(cpu_get(j)->current != c->current, "tcb %p runs on cpus %u and %u at once", (void *)c->current, j,
+                  index);
+    }
+}
+
 static void check_threads(void)
 {
-    struct percpu *c = this_cpu();
     for (struct tcb *t = tcb_list; t; t = t->all_next) {
         CHECK(!t->all_next || t->all_next->all_prev == t, "tcb list links broken at %p", (void *)t);
         CHECK(t->in_run_queue == 0 || t->state == TS_RUNNING, "tcb %p queued to run in state %u", (void *)t,
               t->state);
+        CHECK(t->cpu < cpus_online, "tcb %p belongs to cpu %u of %u", (void *)t, t->cpu, cpus_online);
         if (t->state == TS_BLOCKED_REPLY)
             CHECK(t->reply && t->reply->caller == t, "tcb %p waits for a reply nobody can send", (void *)t);
         if (t->state == TS_BLOCKED_SEND || t->state == TS_BLOCKED_RECV || t->state == TS_BLOCKED_NOTIFICATION)
@@ -113,16 +144,8 @@ static void check_threads(void)
         if (t->bound_notification)
             CHECK(t->bound_notification->bound_tcb == t, "tcb %p bound one way only", (void *)t);
     }
-    for (unsigned p = 0; p < 256; p++) {
-        bool bit = (c->rq.bitmap[p >> 6] >> (p & 63)) & 1;
-        CHECK(bit == (c->rq.head[p] != 0), "run queue %u: bitmap says %d", p, bit);
-        for (struct tcb *t = c->rq.head[p]; t; t = t->sched_next) {
-            CHECK(t->priority == p && t->in_run_queue, "tcb %p in queue %u with priority %u", (void *)t, p,
-                  t->priority);
-            CHECK(t != c->current, "the running thread is also queued");
-            CHECK(t->sched_next || c->rq.tail[p] == t, "run queue %u tail wrong", p);
-        }
-    }
+    for (uint32_t i = 0; i < cpus_online; i++)
+        check_run_queue(i);
 }
 
 unsigned invariants_check(void)

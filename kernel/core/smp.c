@@ -3,23 +3,31 @@
 #include "arch/apic.h"
 #include "arch/trap.h"
 #include "arch/x86.h"
+#include "boot.h"
 #include "panic.h"
 #include "object/vspace.h"
 #include "sched.h"
 
 uint32_t cpus_online = 1;
 
-#define LOCK_WATCHDOG_MS 10000
-
 /* A ticket lock: FIFO fair, so no CPU starves on a busy kernel. */
 struct big_lock bkl = { 0, 0, -1 };
+
+/* The watchdog: a CPU that waits longer than lockwatch=MS (default 1 s) for the lock, or for
+ * another CPU to answer a request, panics naming the CPU it waited for. Either wait that long is a
+ * kernel bug: the lock is held for microseconds, and a request is answered from an IPI handler or
+ * a lock spin. Returns the TSC limit of a wait (0: no watchdog). */
+static uint64_t watchdog_limit(void)
+{
+    return tsc_khz() * boot.options.lockwatch_ms;
+}
 
 static _Noreturn void lock_watchdog_fire(void)
 {
     int32_t holder = bkl.holder;
     struct percpu *h = holder >= 0 ? cpu_get((uint32_t)holder) : 0;
     panic("lock watchdog: CPU %u waited over %u ms for the big kernel lock, held by CPU %d (running thread %p)",
-          this_cpu()->index, LOCK_WATCHDOG_MS, holder, h ? (void *)h->current : 0);
+          this_cpu()->index, boot.options.lockwatch_ms, holder, h ? (void *)h->current : 0);
 }
 
 void bkl_wait(uint32_t ticket, bool in_syscall)
@@ -27,10 +35,8 @@ void bkl_wait(uint32_t ticket, bool in_syscall)
     struct percpu *c = this_cpu();
     c->lock_contended++;
     c->in_syscall_entry = in_syscall;
-    /* Spinning with interrupts off: answer requests here, since their sender holds the lock.
-     * A watchdog ends a wait longer than LOCK_WATCHDOG_MS: a lock held that long is a kernel
-     * bug. (Generous: an emulated CPU on a loaded host can be descheduled for seconds.) */
-    uint64_t start = rdtsc(), limit = tsc_khz() * LOCK_WATCHDOG_MS;
+    /* Spinning with interrupts off: answer requests here, since their sender holds the lock. */
+    uint64_t start = rdtsc(), limit = watchdog_limit();
     while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
         smp_mailbox();
         cpu_relax();
@@ -73,11 +79,19 @@ static void post(struct percpu *target, uint8_t kind)
     lapic_send_ipi(target->apic_id, VEC_IPI_SHOOTDOWN);
 }
 
+static const char *const mbox_names[] = { "?", "flush", "evict", "forget" };
+
 static void wait_answered(struct percpu *target)
 {
+    uint64_t start = rdtsc(), limit = watchdog_limit();
     while (__atomic_load_n(&target->mbox.answered, __ATOMIC_ACQUIRE) !=
-           __atomic_load_n(&target->mbox.request, __ATOMIC_RELAXED))
+           __atomic_load_n(&target->mbox.request, __ATOMIC_RELAXED)) {
         cpu_relax();
+        if (limit && rdtsc() - start > limit)
+            panic("lock watchdog: CPU %u waited over %u ms for CPU %u to answer a %s request (it runs thread %p)",
+                  this_cpu()->index, boot.options.lockwatch_ms, target->index,
+                  mbox_names[target->mbox.kind < 4 ? target->mbox.kind : 0], (void *)target->current);
+    }
 }
 
 unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool all)

@@ -20,6 +20,9 @@ struct kernel_options {
     bool quiet_boot;   /* "quiet" (also =1, =0) */
     bool test_panic;   /* "test_panic": with selftest, provoke a kernel page fault to check the panic path */
     uint32_t timer_hz; /* timer_hz=N, 10..10000, default 100 */
+    /* lockwatch=MS, 0..60000, default 1000: panic when a CPU waits longer than this for the big
+     * lock or for another CPU to answer a request (0: never). */
+    uint32_t lockwatch_ms;
 };
 
 void cmdline_defaults(struct kernel_options *o);

@@ -24,6 +24,7 @@ static void check_defaults(void)
     CHECK(!o.selftest);
     CHECK(!o.quiet_boot);
     CHECK_EQ_U64(o.timer_hz, 100);
+    CHECK_EQ_U64(o.lockwatch_ms, 1000);
 }
 
 TEST(defaults)
@@ -97,6 +98,17 @@ TEST(timer_hz)
     CHECK_EQ_U64(o.timer_hz, 100);
 }
 
+TEST(lockwatch)
+{
+    CHECK_EQ_U64(parse("lockwatch=0"), 0); /* 0: no watchdog */
+    CHECK_EQ_U64(o.lockwatch_ms, 0);
+    CHECK_EQ_U64(parse("lockwatch=60000"), 0);
+    CHECK_EQ_U64(o.lockwatch_ms, 60000);
+    CHECK_EQ_U64(parse("lockwatch=60001"), 1);
+    CHECK_STR_CONTAINS(d.msg, "lockwatch");
+    CHECK_EQ_U64(parse("lockwatch=-1"), 1);
+}
+
 TEST(everything_at_once_with_odd_whitespace)
 {
     CHECK_EQ_U64(parse("\t log=trace   pcid=off\t\tselftest\n timer_hz=1000 quiet  "), 0);
@@ -112,7 +124,7 @@ TEST(unknown_option)
 {
     CHECK_EQ_U64(parse("foo"), 1);
     CHECK_EQ_STR(d.msg, "cmdline: unknown option 'foo' (known: log pcid invpcid pku smep smap umip fastpath "
-                        "selftest quiet test_panic timer_hz)");
+                        "selftest quiet test_panic timer_hz lockwatch)");
     CHECK_EQ_U64(parse("foo=bar"), 1);
     CHECK_STR_CONTAINS(d.msg, "unknown option 'foo'");
     CHECK_EQ_U64(parse("Log=debug"), 1); /* names are case-sensitive */
