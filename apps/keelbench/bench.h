@@ -109,6 +109,11 @@ struct bench_result {
     unsigned nextra;
     const char *extra_name[4];
     uint64_t extra_x100[4];
+    /* SMP group: extra JSON members (",\"smp\":{...}", appended as they are) and a line for the
+     * human table; a result that could not run on this machine says why in `skipped`. */
+    char json[512];
+    char detail[160];
+    char skipped[64];
     bool failed;
     char error[80];
 };
@@ -143,6 +148,8 @@ struct keel_tlb_counters bench_tlb_now(void);
 void bench_tlb_per_op(struct bench_result *r, const struct keel_tlb_counters *a, const struct keel_tlb_counters *b,
                       uint64_t ops);
 void bench_extra(struct bench_result *r, const char *name, uint64_t value_x100);
+/* "12.34" from 1234. */
+void bench_fmt_x100(char *buf, size_t size, uint64_t v);
 
 /* ---- Threads for a benchmark ---- */
 #define BENCH_MAX_THREADS 3
@@ -151,6 +158,7 @@ struct bench_thread_spec {
     void *arg;
     int priority;
     bool cross;               /* run in the cloned VSpace */
+    unsigned cpu;             /* affinity (TCB SetAffinity); 0, the boot CPU, is left alone */
 };
 /* Start the threads in order (each with its own stack and IPC buffer, mapped in both VSpaces),
  * block until one of them signals `bench_done`, then tear them all down. 0 or an error. */
@@ -165,5 +173,6 @@ void bench_group_ipc(void);
 void bench_group_sched(void);
 void bench_group_vspace(void);
 void bench_group_channel(void);
+void bench_group_smp(void);
 
 #endif

@@ -111,8 +111,8 @@ static void channel_batch(uint32_t batch, uint64_t ovh)
         r.client_n = (struct keel_channel_notifications){ .signal_cap = r.server_ntfn, .wait_cap = r.client_ntfn };
         r.server_n = (struct keel_channel_notifications){ .signal_cap = r.client_ntfn, .wait_cap = r.server_ntfn };
         const struct bench_thread_spec specs[] = {
-            { null_driver, &r, PRIO_MID, true },
-            { channel_client, &r, PRIO_MID, false },
+            { null_driver, &r, PRIO_MID, true, 0 },
+            { channel_client, &r, PRIO_MID, false, 0 },
         };
         err = bench_run_threads(specs, 2);
     }

@@ -124,8 +124,8 @@ static void call_replyrecv(const char *suffix, bool cross, uint64_t length, int 
     int err = new_ipc_objects(&r);
     if (!err) {
         const struct bench_thread_spec specs[] = {
-            { replyrecv_server, &r, server_prio, cross },
-            { call_client, &r, client_prio, false },
+            { replyrecv_server, &r, server_prio, cross, 0 },
+            { call_client, &r, client_prio, false, 0 },
         };
         err = bench_run_threads(specs, 2);
     }
@@ -205,8 +205,8 @@ static void send_recv(const char *name, bool cross, uint64_t overhead)
     int err = new_ipc_objects(&r);
     if (!err) {
         const struct bench_thread_spec specs[] = {
-            { recv_server, &r, PRIO_HIGH, cross },
-            { send_client, &r, PRIO_MID, false },
+            { recv_server, &r, PRIO_HIGH, cross, 0 },
+            { send_client, &r, PRIO_MID, false, 0 },
         };
         err = bench_run_threads(specs, 2);
     }

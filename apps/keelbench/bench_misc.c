@@ -133,8 +133,8 @@ static void yield_pair(const char *name, bool cross, uint64_t ovh)
     r = (struct pair_run){ 0 };
     memset(bench_t, 0, sizeof bench_t);
     const struct bench_thread_spec specs[] = {
-        { yield_a, &r, PRIO_MID, false },
-        { yield_b, &r, PRIO_MID, cross },
+        { yield_a, &r, PRIO_MID, false, 0 },
+        { yield_b, &r, PRIO_MID, cross, 0 },
     };
     int err = bench_run_threads(specs, 2);
     if (err)
@@ -160,8 +160,8 @@ static void signal_wake(const char *name, bool cross, uint64_t ovh)
     int err = keel_alloc_object(KEEL_OBJ_NOTIFICATION, 0, &r.obj);
     if (!err) {
         const struct bench_thread_spec specs[] = {
-            { waiter, &r, PRIO_HIGH, cross },
-            { signaller, &r, PRIO_MID, false },
+            { waiter, &r, PRIO_HIGH, cross, 0 },
+            { signaller, &r, PRIO_MID, false, 0 },
         };
         err = bench_run_threads(specs, 2);
         keel_free_object(r.obj);

@@ -5,7 +5,7 @@
  *
  * Kernel command line words it reads: icount / noicount (force the unit instead of detecting it),
  * bench=SUBSTRING (run only the groups whose name contains it: syscall, ipc, sched, vspace,
- * channel), iters=N (measured iterations, default and maximum BENCH_ITERS_MAX; fewer for a short
+ * channel, smp), iters=N (measured iterations, default and maximum BENCH_ITERS_MAX; fewer for a short
  * instruction trace). The kernel warns that it does not know these words, and goes on. */
 #include "bench.h"
 
@@ -116,13 +116,15 @@ static bool detect_icount(void)
     return true;
 }
 
-static bool cmdline_has(const char *word, char *value, size_t vsize)
+/* `word` or `word=value` on the kernel command line; with need_value only the second form counts
+ * (the image's command line starts with the word "bench", which is not "bench=GROUP"). */
+static bool cmdline_find(const char *word, char *value, size_t vsize, bool need_value)
 {
     const char *c = bench_bi->cmdline;
     size_t n = strlen(word);
     for (size_t i = 0; i < sizeof(bench_bi->cmdline) && c[i]; i++) {
         if ((i == 0 || c[i - 1] == ' ') && strncmp(c + i, word, n) == 0 &&
-            (c[i + n] == 0 || c[i + n] == ' ' || c[i + n] == '=')) {
+            (c[i + n] == '=' || (!need_value && (c[i + n] == 0 || c[i + n] == ' ')))) {
             if (value && vsize) {
                 size_t k = 0;
                 if (c[i + n] == '=')
@@ -134,6 +136,11 @@ static bool cmdline_has(const char *word, char *value, size_t vsize)
         }
     }
     return false;
+}
+
+static bool cmdline_has(const char *word, char *value, size_t vsize)
+{
+    return cmdline_find(word, value, vsize, false);
 }
 
 /* ---- Results ---- */
@@ -328,6 +335,8 @@ int bench_run_threads(const struct bench_thread_spec *specs, unsigned n)
         made++;
         if (specs[i].cross)
             err = keel_tcb_configure(threads[i].tcb, 0, bench_clone, 0, 0, 0, 0, 0);
+        if (!err && specs[i].cpu) /* only then: the one-CPU runs make exactly the calls they made before */
+            err = keel_tcb_set_affinity(threads[i].tcb, specs[i].cpu);
     }
     for (unsigned i = 0; i < made && !err; i++)
         err = keel_thread_start(&threads[i]);
@@ -344,7 +353,7 @@ static void fmt_x10(char *buf, size_t size, uint64_t v)
 {
     keel_snprintf(buf, size, "%llu.%llu", (unsigned long long)(v / 10), (unsigned long long)(v % 10));
 }
-static void fmt_x100(char *buf, size_t size, uint64_t v)
+void bench_fmt_x100(char *buf, size_t size, uint64_t v)
 {
     keel_snprintf(buf, size, "%llu.%02llu", (unsigned long long)(v / 100), (unsigned long long)(v % 100));
 }
@@ -357,6 +366,10 @@ static void print_table(void)
                 "cr3F", "cr3K", "invlp", "invpc", "what");
     for (unsigned i = 0; i < nresults; i++) {
         const struct bench_result *r = &results[i];
+        if (r->skipped[0]) {
+            keel_printf("%-28s skipped: %s\n", r->name, r->skipped);
+            continue;
+        }
         if (r->failed) {
             keel_printf("%-28s FAILED: %s\n", r->name, r->error);
             continue;
@@ -364,30 +377,34 @@ static void print_table(void)
         char mean[24], f[12] = "-", k[12] = "-", l[12] = "-", p[12] = "-";
         fmt_x10(mean, sizeof mean, r->mean_x10);
         if (r->tlb.valid) {
-            fmt_x100(f, sizeof f, r->tlb.cr3_flush);
-            fmt_x100(k, sizeof k, r->tlb.cr3_noflush);
-            fmt_x100(l, sizeof l, r->tlb.invlpg);
-            fmt_x100(p, sizeof p, r->tlb.invpcid);
+            bench_fmt_x100(f, sizeof f, r->tlb.cr3_flush);
+            bench_fmt_x100(k, sizeof k, r->tlb.cr3_noflush);
+            bench_fmt_x100(l, sizeof l, r->tlb.invlpg);
+            bench_fmt_x100(p, sizeof p, r->tlb.invpcid);
         }
         keel_printf("%-28s %8llu %8llu %10s %8llu %6llu %5s %5s %5s %5s  %s\n", r->name, (unsigned long long)r->min,
                     (unsigned long long)r->median, mean, (unsigned long long)r->max,
                     (unsigned long long)r->overhead, f, k, l, p, r->note);
         for (unsigned e = 0; e < r->nextra; e++) {
             char v[24];
-            fmt_x100(v, sizeof v, r->extra_x100[e]);
+            bench_fmt_x100(v, sizeof v, r->extra_x100[e]);
             keel_printf("%-28s   %s = %s\n", "", r->extra_name[e], v);
         }
+        if (r->detail[0])
+            keel_printf("%-28s   %s\n", "", r->detail);
     }
     keel_printf("\n");
 }
 
 static void print_json(const struct bench_result *r)
 {
-    char line[700];
+    char line[1280];
     size_t n = 0;
 #define PUT(...) n += (size_t)keel_snprintf(line + n, n < sizeof line ? sizeof line - n : 0, __VA_ARGS__)
     PUT("BENCH {\"name\":\"%s\"", r->name);
-    if (r->failed) {
+    if (r->skipped[0]) {
+        PUT(",\"skipped\":\"%s\"}", r->skipped);
+    } else if (r->failed) {
         PUT(",\"error\":\"%s\"}", r->error);
     } else {
         char mean[24];
@@ -398,11 +415,11 @@ static void print_json(const struct bench_result *r)
             (unsigned long long)r->max, (unsigned long long)r->overhead, bench_icount ? "true" : "false");
         if (r->tlb.valid) {
             char f[12], k[12], l[12], p[12], ff[12];
-            fmt_x100(f, sizeof f, r->tlb.cr3_flush);
-            fmt_x100(k, sizeof k, r->tlb.cr3_noflush);
-            fmt_x100(l, sizeof l, r->tlb.invlpg);
-            fmt_x100(p, sizeof p, r->tlb.invpcid);
-            fmt_x100(ff, sizeof ff, r->tlb.full_flush);
+            bench_fmt_x100(f, sizeof f, r->tlb.cr3_flush);
+            bench_fmt_x100(k, sizeof k, r->tlb.cr3_noflush);
+            bench_fmt_x100(l, sizeof l, r->tlb.invlpg);
+            bench_fmt_x100(p, sizeof p, r->tlb.invpcid);
+            bench_fmt_x100(ff, sizeof ff, r->tlb.full_flush);
             PUT(",\"counters\":{\"cr3_flush\":%s,\"cr3_noflush\":%s,\"invlpg\":%s,\"invpcid\":%s,"
                 "\"full_flush\":%s}",
                 f, k, l, p, ff);
@@ -411,9 +428,10 @@ static void print_json(const struct bench_result *r)
         }
         for (unsigned e = 0; e < r->nextra; e++) {
             char v[24];
-            fmt_x100(v, sizeof v, r->extra_x100[e]);
+            bench_fmt_x100(v, sizeof v, r->extra_x100[e]);
             PUT(",\"%s\":%s", r->extra_name[e], v);
         }
+        PUT("%s", r->json);
         PUT(",\"note\":\"%s\"}", r->note);
     }
 #undef PUT
@@ -441,7 +459,7 @@ static const struct {
     void (*fn)(void);
 } groups[] = {
     { "syscall", bench_group_syscall }, { "ipc", bench_group_ipc },         { "sched", bench_group_sched },
-    { "vspace", bench_group_vspace },   { "channel", bench_group_channel },
+    { "vspace", bench_group_vspace },   { "channel", bench_group_channel }, { "smp", bench_group_smp },
 };
 
 int main(struct keel_bootinfo *bi)
@@ -485,6 +503,7 @@ int main(struct keel_bootinfo *bi)
     if (ki.flags & KEEL_KERNEL_INFO_DEBUG)
         keel_printf("keelbench: WARNING: debug kernel, numbers are not the release ones\n");
     keel_printf("keelbench: %u warm-up + %u measured iterations per benchmark\n", BENCH_WARMUP, bench_iters);
+    keel_printf("keelbench: %u CPU%s online\n", bi->cpu_count, bi->cpu_count == 1 ? "" : "s");
 
     int err = keel_untyped_alloc_init(bi);
     if (!err)
@@ -503,7 +522,7 @@ int main(struct keel_bootinfo *bi)
     }
 
     char filter[32] = "";
-    cmdline_has("bench", filter, sizeof filter);
+    cmdline_find("bench", filter, sizeof filter, true);
     for (unsigned g = 0; g < sizeof groups / sizeof groups[0]; g++) {
         if (filter[0] && !contains(groups[g].name, filter))
             continue;
