@@ -5,7 +5,8 @@
  * here can block) with success or an error code the ABI defines, and the kernel's invariants
  * must hold throughout.
  *
- * What is kept out, so that the root task and the runner survive: Debug EXIT; Call on the
+ * What is kept out, so that the root task and the runner survive: Debug EXIT and HoldLock (a
+ * second-long hold would trip the lock watchdog on purpose); Call on the
  * endpoint (it would wait for a receiver) - the endpoint only gets NBSend/NBRecv; CNode
  * Copy/Mint/Move/Mutate take their source from the fuzz CNode itself (a source root of 0 would
  * be our own CSpace, and Move/Mutate would take the runner's caps away); Retype puts its objects
@@ -78,7 +79,7 @@ static bool fuzz_one(unsigned iter, struct outcome *out)
         label = valid[which][0] + below(valid[which][1] - valid[which][0] + 1);
     unsigned length = (unsigned)below(KEEL_MSG_MAX_LENGTH + 1);
     unsigned ncaps = (unsigned)below(KEEL_MSG_MAX_CAPS + 1);
-    if (which == T_DEBUG && label == KEEL_DEBUG_EXIT)
+    if (which == T_DEBUG && (label == KEEL_DEBUG_EXIT || label == KEEL_DEBUG_HOLD_LOCK))
         label = KEEL_DEBUG_CHECK_INVARIANTS;
 
     struct keel_msg m = { .info = keel_msginfo(label, ncaps, length) };

@@ -308,3 +308,60 @@ KEEL_TEST(smp_remap_never_leaves_a_stale_translation)
     EXPECT_TRUE(r.reads >= r0 + 10000);
     EXPECT_EQ(r.stale_reads, 0);
 }
+
+/* Debug HoldLock: its argument checks, and a hold shorter than the watchdog's second, which other
+ * CPUs (spinning on the lock meanwhile) must survive. */
+KEEL_TEST(smp_debug_hold_lock_checks_and_short_hold)
+{
+    struct keel_kernel_info info;
+    ASSERT_OK(keel_debug_kernel_info(DBG, &info));
+    if (!(info.flags & KEEL_KERNEL_INFO_DEBUG)) {
+        EXPECT_ERR(keel_debug_hold_lock(DBG, 10), KEEL_E_ILLEGAL_OPERATION);
+        ktest_skip("release kernel: HoldLock is refused");
+        return;
+    }
+    EXPECT_ERR(keel_debug_hold_lock(DBG, 0), KEEL_E_RANGE);
+    EXPECT_DETAIL(1, 1);
+    EXPECT_DETAIL(2, 10000);
+    EXPECT_ERR(keel_debug_hold_lock(DBG, 10001), KEEL_E_RANGE);
+    static struct spinner s;
+    s = (struct spinner){ 0 };
+    struct keel_thread *t = 0;
+    if (kt_bi->cpu_count >= 2)
+        ASSERT_OK(pinned_thread(spin, &s, 1, &t)); /* its timer ticks wait for the lock */
+    uint64_t t0 = kt_now();
+    EXPECT_OK(keel_debug_hold_lock(DBG, 50));
+    EXPECT_TRUE(kt_now() - t0 >= 50 * (info.tsc_khz ? info.tsc_khz : 1) / 2);
+    uint64_t before = s.count;
+    for (uint64_t t1 = kt_now(); t && s.count == before && kt_patient(t1);)
+        keel_yield();
+    EXPECT_TRUE(!t || s.count != before); /* the other CPU is alive after the hold */
+    s.stop = 1;
+}
+
+static void hold_lock_5s(void *arg)
+{
+    *(volatile int *)arg = 1;
+    keel_debug_hold_lock(DBG, 5000);
+}
+
+/* Run only when named (keeltest=panic_lock_watchdog; boot.smp.lockwatch): CPU 1 holds the big lock
+ * for 5 s while this thread (CPU 0) enters the kernel, so the watchdog must panic after 1 s,
+ * naming CPU 1 as the holder. Reaching the end is the failure. */
+KEEL_TEST(panic_lock_watchdog)
+{
+    if (!need_cpus(2))
+        return;
+    static volatile int holding;
+    struct keel_thread *t;
+    ASSERT_OK(kt_thread_prepare(hold_lock_5s, (void *)&holding, &t));
+    ASSERT_OK(keel_tcb_set_affinity(t->tcb, 1));
+    ASSERT_OK(keel_thread_start(t));
+    for (uint64_t t0 = kt_now(); !holding && kt_patient(t0);)
+        ;
+    ASSERT_TRUE(holding);
+    for (volatile int i = 0; i < 100000; i++) /* let CPU 1 get into the kernel */
+        ;
+    keel_yield(); /* waits for the lock: the watchdog ends this boot here */
+    EXPECT_TRUE(!"the lock watchdog did not fire");
+}

@@ -2,12 +2,25 @@
 #include "object/debug.h"
 #include "arch/apic.h"
 #include "arch/cpu.h"
+#include "arch/x86.h"
 #include "boot.h"
 #include "log.h"
 #include "smp.h"
 #include "object/cspace.h"
 #include "object/vspace.h"
 #include "platform.h"
+
+/* Spins `ms` milliseconds with the big lock held and interrupts off, as a kernel bug that forgets
+ * to release the lock would: every other CPU entering the kernel waits, and the lock watchdog
+ * (smp.c) must end the wait with a panic that shows this function in the holder's backtrace. */
+__attribute__((noinline)) static void debug_hold_lock(uint64_t ms)
+{
+    uint64_t start = rdtsc(), span = tsc_khz() * ms;
+    while (rdtsc() - start < span) {
+        smp_mailbox(); /* as a holder would: other CPUs' requests are not the bug here */
+        cpu_relax();
+    }
+}
 
 int debug_invoke(struct invocation *inv)
 {
@@ -57,6 +70,14 @@ int debug_invoke(struct invocation *inv)
     case KEEL_DEBUG_READ_PTE:
     case KEEL_DEBUG_VSPACE_INFO:
         return debug_vspace_invoke(inv);
+    case KEEL_DEBUG_HOLD_LOCK:
+        if (!KEEL_DEBUG)
+            return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
+        INV_NEED_ARGS(inv, 1);
+        if (inv_arg(inv, 0) < 1 || inv_arg(inv, 0) > 10000)
+            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 1, 10000);
+        debug_hold_lock(inv_arg(inv, 0));
+        return 0;
     case KEEL_DEBUG_SET_FAULT_LOGGING:
         INV_NEED_ARGS(inv, 1);
         fault_logging = inv_arg(inv, 0) != 0;

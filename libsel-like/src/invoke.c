@@ -296,6 +296,8 @@ int keel_debug_set_fault_logging(uint64_t dbg, bool on)
     return invoke1(dbg, KEEL_DEBUG_SET_FAULT_LOGGING, (uint64_t)on);
 }
 
+int keel_debug_hold_lock(uint64_t dbg, uint64_t ms) { return invoke1(dbg, KEEL_DEBUG_HOLD_LOCK, ms); }
+
 /* ---- Address spaces ---- */
 
 int keel_paging_map(uint64_t table, uint64_t vspace, uint64_t vaddr)

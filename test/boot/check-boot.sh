@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# check-boot.sh [--status N] [--expect REGEX]... [--reject REGEX]... -- BOOT/QEMU ARGS
-# Boots an image through boot/qemu, then checks the exit status and the serial log.
+# check-boot.sh [--build-dir DIR] [--status N] [--expect REGEX]... [--reject REGEX]... -- BOOT/QEMU ARGS
+# Boots an image of build directory DIR (default: boot/qemu's, build/) through boot/qemu, then
+# checks the exit status and the serial log.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-want_status=0 expects=() rejects=()
+want_status=0 expects=() rejects=() build_dir=()
 while [ $# -gt 0 ]; do
   case "$1" in
+    --build-dir) build_dir=(--build-dir "$2"); shift 2 ;;
     --status) want_status=$2; shift 2 ;;
     --expect) expects+=("$2"); shift 2 ;;
     --reject) rejects+=("$2"); shift 2 ;;
@@ -15,7 +17,7 @@ while [ $# -gt 0 ]; do
 done
 log=$(mktemp "${TMPDIR:-/tmp}/keel-serial.XXXXXX")
 trap 'rm -f "$log"' EXIT
-"$here/boot/qemu" --no-build --headless --serial-log "$log" "$@" </dev/null >/dev/null 2>"$log.err"
+"$here/boot/qemu" "${build_dir[@]}" --no-build --headless --serial-log "$log" "$@" </dev/null >/dev/null 2>"$log.err"
 status=$?
 fail=0
 if [ "$status" != "$want_status" ]; then

@@ -190,6 +190,8 @@ enum keel_invocation {
                                          unmapped), MR1 its level (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB, 0 none) */
     KEEL_DEBUG_VSPACE_INFO,           /* extra cap 0: VSpace root: reply MR0 ASID, MR1 PCID on this CPU (0 none),
                                          MR2 TLB generation, MR3 CPU mask */
+    KEEL_DEBUG_HOLD_LOCK,             /* MR0 ms (1..10000): spin that long holding the big kernel lock (debug
+                                         kernels only; tests the lock watchdog, which then panics) */
 
     /* Paging structures (PDPT, PD, PT): map into a VSpace at the level their type implies. */
     KEEL_PAGING_MAP = 80,      /* extra cap 0: VSpace root (PML4); MR0 vaddr (low bits ignored) */

@@ -92,6 +92,8 @@ struct keel_kernel_info {
 #define KEEL_KERNEL_INFO_FASTPATH (1ull << 1)
 int keel_debug_kernel_info(uint64_t dbg, struct keel_kernel_info *info);
 int keel_debug_set_fault_logging(uint64_t dbg, bool on);
+/* Debug kernels: hold the big lock for `ms` (1..10000) ms; tests the lock watchdog. */
+int keel_debug_hold_lock(uint64_t dbg, uint64_t ms);
 
 /* ---- Address spaces ---- */
 /* Map a PDPT, PD or PT into `vspace` covering `vaddr`. */
