@@ -1,237 +1,202 @@
-/* shell: a line-oriented shell on the serial console. It opens a channel to the "serial" service
- * through init (keel/initsvc.h) and talks to the UART only through it (keel/serial.h): READ
- * requests for input, WRITE requests for output. It echoes what is typed, handles backspace
- * (BS and DEL), and runs:
- *   help             the commands
- *   echo ARGS...     print the arguments
- *   ps               init's process table (KEEL_INIT_PS)
- *   mem              memory: init's free untyped and what it gave to processes (KEEL_INIT_MEM)
- *   tlb              the kernel's TLB counters of CPU 0 (needs the "debug" cap: caps=debug)
- * If the serial driver goes away (crash, restart) the shell opens a new channel. */
-#include <keel/alloc.h>
-#include <keel/channel.h>
-#include <keel/errors.h>
-#include <keel/initsvc.h>
-#include <keel/invoke.h>
+/* shell: a line-oriented shell. It reads from the serial driver and the PS/2 keyboard driver at
+ * once and writes to the serial driver, all through channels brokered by init (io.c); either
+ * driver may be absent, die or restart. The commands are in cmds.c (`help` lists them).
+ *
+ * Line editing: printable characters insert at the cursor; Backspace (BS or DEL) deletes before
+ * it, Delete (ESC [ 3 ~) under it; Left/Right (ESC [ D / ESC [ C) move, Home/End (ESC [ H / F,
+ * also ESC O H / F) jump; Up/Down (ESC [ A / B) walk the history of the last HISTORY lines; Ctrl-U
+ * clears the line, Ctrl-C abandons it. The keyboard driver sends its keys as the same sequences,
+ * so both inputs edit alike; each input has its own escape-sequence state, so bytes of the two can
+ * interleave without garbling a sequence. */
+#include "io.h"
+#include "shell.h"
 #include <keel/process.h>
-#include <keel/serial.h>
-#include <keel/stdio.h>
 #include <keel/string.h>
-#include <keel/syscall.h>
 
-#define PROMPT "keel> "
-#define LINE_MAX 128
-#define OUT_OFFSET 0
-#define OUT_MAX 1024
-#define IN_OFFSET 1024
-#define IN_MAX 64
+#define HISTORY 16
+#define ESC 0x1b
 
-static uint64_t init_cap;
-static struct keel_channel ch;
-static struct keel_channel_notifications n;
-static struct keel_channel_ops ops;
-static struct keel_channel_inflight inflight[4];
-static bool connected;
-static uint64_t wslot, sslot;
+uint64_t init_cap;
 
-static void disconnect(void)
+static char history[HISTORY][LINE_MAX];
+static unsigned hist_total; /* lines ever entered; the last HISTORY are kept */
+
+static char line[LINE_MAX];
+static size_t len, cur;
+static unsigned hist_pos; /* = hist_total when not browsing */
+
+struct esc_state {
+    int stage;  /* 0 none, 1 after ESC, 2 after ESC [ or ESC O */
+    int param;  /* the number in ESC [ n ~ */
+};
+static struct esc_state esc[IO_SOURCES];
+static char last_end[IO_SOURCES]; /* the last CR or LF of each input, to take CR LF as one */
+
+unsigned history_count(void)
 {
-    if (wslot) {
-        keel_cspace_delete(wslot);
-        keel_slot_free(wslot);
-    }
-    if (sslot) {
-        keel_cspace_delete(sslot);
-        keel_slot_free(sslot);
-    }
-    wslot = sslot = 0;
-    connected = false;
+    return hist_total < HISTORY ? hist_total : HISTORY;
 }
 
-static bool connect(void)
+const char *history_get(unsigned i)
 {
-    for (int tries = 0; tries < 1000; tries++) {
-        disconnect();
-        if (keel_slot_alloc(&wslot) || keel_slot_alloc(&sslot))
-            return false;
-        struct keel_msg m = keel_msg_make(KEEL_INIT_OPEN, 6);
-        keel_init_pack_name(&m, 0, KEEL_SERIAL_SERVICE);
-        keel_msg_set_mr(&m, 4, wslot);
-        keel_msg_set_mr(&m, 5, sslot);
-        int err = keel_call(init_cap, &m);
-        if (!err && m.mr[0] == 0) {
-            n = (struct keel_channel_notifications){ .signal_cap = sslot, .wait_cap = wslot,
-                                                     .gone_bits = KEEL_INIT_CLIENT_GONE };
-            keel_channel_bind_notifications(&ops, &n);
-            int cerr = keel_channel_attach_client(&ch, (void *)m.mr[1], m.mr[2], &ops, inflight, 4);
-            if (cerr == 0) {
-                connected = true;
-                return true;
-            }
-            keel_printf("shell: attach failed: %s\n", keel_channel_strerror(cerr));
+    unsigned first = hist_total - history_count();
+    return history[(first + i) % HISTORY];
+}
+
+static void out(const char *s, size_t n)
+{
+    io_write(s, n);
+}
+
+static void backspaces(size_t n)
+{
+    static const char bs[16] = "\b\b\b\b\b\b\b\b\b\b\b\b\b\b\b\b";
+    while (n) {
+        size_t k = n < sizeof bs ? n : sizeof bs;
+        out(bs, k);
+        n -= k;
+    }
+}
+
+/* Redraw from the cursor to the end, erase `extra` stale cells after it, and put the cursor back. */
+static void redraw_tail(size_t extra)
+{
+    out(line + cur, len - cur);
+    for (size_t i = 0; i < extra; i++)
+        out(" ", 1);
+    backspaces(len - cur + extra);
+}
+
+/* Replace the whole line (history): back to its start, write the new one, blank what is left. */
+static void replace_line(const char *s)
+{
+    size_t old = len;
+    backspaces(cur);
+    len = cur = strlen(s);
+    memcpy(line, s, len);
+    out(line, len);
+    size_t extra = old > len ? old - len : 0;
+    for (size_t i = 0; i < extra; i++)
+        out(" ", 1);
+    backspaces(extra);
+}
+
+static void history_move(int dir)
+{
+    unsigned oldest = hist_total - history_count();
+    if (dir < 0 && hist_pos > oldest) {
+        hist_pos--;
+        replace_line(history[hist_pos % HISTORY]);
+    } else if (dir > 0 && hist_pos < hist_total) {
+        hist_pos++;
+        replace_line(hist_pos == hist_total ? "" : history[hist_pos % HISTORY]);
+    }
+}
+
+static void enter(void)
+{
+    out("\r\n", 2);
+    line[len] = 0;
+    bool blank = true;
+    for (size_t i = 0; i < len; i++)
+        blank &= line[i] == ' ' || line[i] == '\t';
+    if (!blank && (hist_total == 0 || strcmp(history[(hist_total - 1) % HISTORY], line) != 0))
+        memcpy(history[hist_total++ % HISTORY], line, len + 1);
+    hist_pos = hist_total;
+    char copy[LINE_MAX];
+    memcpy(copy, line, len + 1);
+    len = cur = 0;
+    run_line(copy);
+    out(PROMPT, sizeof PROMPT - 1);
+}
+
+static void insert(char c)
+{
+    if (len + 1 >= LINE_MAX)
+        return;
+    memmove(line + cur + 1, line + cur, len - cur);
+    line[cur++] = c;
+    len++;
+    out(&c, 1);
+    if (cur < len)
+        redraw_tail(0);
+}
+
+static void delete_at_cursor(void)
+{
+    if (cur == len)
+        return;
+    memmove(line + cur, line + cur + 1, len - cur - 1);
+    len--;
+    redraw_tail(1);
+}
+
+/* The final byte of an escape sequence. */
+static void escape(char final, int param)
+{
+    switch (final) {
+    case 'A': history_move(-1); break;
+    case 'B': history_move(1); break;
+    case 'C':
+        if (cur < len)
+            out(&line[cur++], 1);
+        break;
+    case 'D':
+        if (cur) {
+            cur--;
+            out("\b", 1);
         }
-        keel_yield(); /* the driver may be restarting */
-    }
-    keel_printf("shell: cannot open the serial service\n");
-    return false;
-}
-
-/* One request, waited for: the completion's status (bytes), or a negative channel error. */
-static int request(uint32_t opcode, uint32_t offset, uint32_t length)
-{
-    struct keel_channel_desc d = { .tag = opcode, .opcode = opcode, .offset = offset, .length = length };
-    int err = keel_channel_submit(&ch, &d);
-    if (err)
-        return err;
-    struct keel_channel_desc c;
-    for (;;) {
-        int got = keel_channel_reap_wait(&ch, &c, 1);
-        if (got < 0)
-            return got;
-        if (got == 1)
-            return c.status;
+        break;
+    case 'H': backspaces(cur); cur = 0; break;
+    case 'F': out(line + cur, len - cur); cur = len; break;
+    case '~':
+        if (param == 3)
+            delete_at_cursor();
+        break;
+    default: break; /* other keys (F1...) do nothing */
     }
 }
 
-static void put(const char *s, size_t len)
+static void key(enum io_source src, char c)
 {
-    while (len) {
-        if (!connected && !connect())
+    struct esc_state *e = &esc[src];
+    if (e->stage == 1) {
+        e->stage = (c == '[' || c == 'O') ? 2 : 0;
+        e->param = 0;
+        return;
+    }
+    if (e->stage == 2) {
+        if (c >= '0' && c <= '9') {
+            e->param = e->param * 10 + (c - '0');
             return;
-        size_t chunk = len < OUT_MAX ? len : OUT_MAX;
-        memcpy(keel_channel_data(&ch, OUT_OFFSET, (uint32_t)chunk), s, chunk);
-        int r = request(KEEL_SERIAL_WRITE, OUT_OFFSET, (uint32_t)chunk);
-        if (r < 0) {
-            disconnect(); /* the driver is gone: reconnect and write it again */
-            continue;
         }
-        s += chunk;
-        len -= chunk;
+        e->stage = 0;
+        escape(c, e->param);
+        return;
     }
-}
-
-static void say(const char *fmt, ...) KEEL_PRINTF(1, 2);
-static void say(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = keel_vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (k > (int)sizeof buf - 1)
-        k = sizeof buf - 1;
-    /* the terminal wants CR LF */
-    for (int i = 0, start = 0; i <= k; i++)
-        if (i == k || buf[i] == '\n') {
-            put(buf + start, (size_t)(i - start));
-            if (i < k)
-                put("\r\n", 2);
-            start = i + 1;
+    char prev = last_end[src];
+    last_end[src] = (c == '\r' || c == '\n') ? c : 0;
+    if (c == '\n' && prev == '\r')
+        return; /* CR LF is one end of line */
+    if (c == ESC) {
+        e->stage = 1;
+    } else if (c == '\r' || c == '\n') {
+        enter();
+    } else if (c == 0x7f || c == '\b') {
+        if (cur) {
+            cur--;
+            out("\b", 1);
+            delete_at_cursor();
         }
-}
-
-static int get(char *buf, size_t max)
-{
-    for (;;) {
-        if (!connected && !connect())
-            return -1;
-        int r = request(KEEL_SERIAL_READ, IN_OFFSET, (uint32_t)(max < IN_MAX ? max : IN_MAX));
-        if (r < 0) {
-            disconnect();
-            continue;
-        }
-        memcpy(buf, keel_channel_data(&ch, IN_OFFSET, (uint32_t)r), (size_t)r);
-        return r;
+    } else if (c == 0x15) { /* Ctrl-U */
+        replace_line("");
+    } else if (c == 0x03) { /* Ctrl-C */
+        out("^C\r\n" PROMPT, 4 + sizeof PROMPT - 1);
+        len = cur = 0;
+        hist_pos = hist_total;
+    } else if (c >= ' ' && c < 0x7f) {
+        insert(c);
     }
-}
-
-static const char *const state_names[] = { "new", "running", "exited", "crashed", "failed" };
-
-static void cmd_ps(void)
-{
-    say("%-12s %5s %-8s %-8s %8s\n", "NAME", "PID", "STATE", "RESTARTS", "MEMORY");
-    for (uint64_t i = 0;; i++) {
-        struct keel_msg m = keel_msg_make(KEEL_INIT_PS, 1);
-        m.mr[0] = i;
-        if (keel_call(init_cap, &m) || m.mr[0] != 0)
-            break;
-        char name[32];
-        keel_init_unpack_name(&m, 6, name);
-        uint64_t st = m.mr[2];
-        char restarts[24];
-        keel_snprintf(restarts, sizeof restarts, "%llu/%llu", (unsigned long long)m.mr[3],
-                      (unsigned long long)keel_msg_get_mr(&m, 4));
-        say("%-12s %5llu %-8s %-8s %7lluK\n", name, (unsigned long long)m.mr[1], st < 5 ? state_names[st] : "?",
-            restarts, (unsigned long long)(keel_msg_get_mr(&m, 5) >> 10));
-    }
-}
-
-static void cmd_mem(void)
-{
-    struct keel_msg m = keel_msg_make(KEEL_INIT_MEM, 0);
-    if (keel_call(init_cap, &m) || m.mr[0] != 0) {
-        say("mem: init did not answer\n");
-        return;
-    }
-    say("init: %llu KiB free; %llu KiB given to processes\n", (unsigned long long)(m.mr[1] >> 10),
-        (unsigned long long)(m.mr[2] >> 10));
-    const struct keel_startinfo *si = keel_startinfo_get();
-    say("shell: stack %llu KiB, %llu free slot(s)\n", (unsigned long long)((si->stack_top - si->stack_base) >> 10),
-        (unsigned long long)keel_slot_free_count());
-}
-
-static void cmd_tlb(void)
-{
-    uint64_t dbg = keel_startinfo_cap("debug");
-    if (!dbg) {
-        say("tlb: no debug cap (give it with caps=debug in the manifest)\n");
-        return;
-    }
-    struct keel_tlb_counters c;
-    int err = keel_debug_tlb_counters(dbg, 0, &c);
-    if (err) {
-        say("tlb: %s\n", keel_strerror(err));
-        return;
-    }
-    say("cpu0: cr3_flush %llu cr3_noflush %llu invlpg %llu invpcid single/context/all/non-global %llu/%llu/%llu/%llu\n"
-        "      full_flush %llu shootdown sent/received %llu/%llu lazy_flush %llu lock acquired/contended %llu/%llu\n",
-        (unsigned long long)c.cr3_flush, (unsigned long long)c.cr3_noflush, (unsigned long long)c.invlpg,
-        (unsigned long long)c.invpcid_single, (unsigned long long)c.invpcid_context,
-        (unsigned long long)c.invpcid_all, (unsigned long long)c.invpcid_all_non_global,
-        (unsigned long long)c.full_flush, (unsigned long long)c.shootdown_sent,
-        (unsigned long long)c.shootdown_received, (unsigned long long)c.lazy_flush,
-        (unsigned long long)c.lock_acquired, (unsigned long long)c.lock_contended);
-}
-
-static void run(char *line)
-{
-    char *argv[16];
-    int argc = 0;
-    for (char *p = line; *p && argc < 16;) {
-        while (*p == ' ' || *p == '\t')
-            *p++ = 0;
-        if (!*p)
-            break;
-        argv[argc++] = p;
-        while (*p && *p != ' ' && *p != '\t')
-            p++;
-    }
-    if (argc == 0)
-        return;
-    if (strcmp(argv[0], "help") == 0)
-        say("commands: help, echo ARGS..., ps, mem, tlb\n");
-    else if (strcmp(argv[0], "echo") == 0) {
-        for (int i = 1; i < argc; i++)
-            say("%s%s", i > 1 ? " " : "", argv[i]);
-        say("\n");
-    } else if (strcmp(argv[0], "ps") == 0)
-        cmd_ps();
-    else if (strcmp(argv[0], "mem") == 0)
-        cmd_mem();
-    else if (strcmp(argv[0], "tlb") == 0)
-        cmd_tlb();
-    else
-        say("%s: unknown command; usage: help | echo ARGS... | ps | mem | tlb\n", argv[0]);
 }
 
 int main(void)
@@ -241,37 +206,14 @@ int main(void)
         keel_printf("shell: no 'init' cap\n");
         return 1;
     }
-    if (!connect())
-        return 2;
-    say("\nKeel shell. Type 'help'.\n" PROMPT);
-    char line[LINE_MAX];
-    size_t len = 0;
-    char last = 0;
+    io_init(init_cap);
+    say("\nKeel shell. Type 'help'. Input: the serial console and the PS/2 keyboard; output: the serial console.\n"
+        PROMPT);
     for (;;) {
-        char in[IN_MAX];
-        int got = get(in, sizeof in);
-        if (got < 0)
-            return 3;
-        for (int i = 0; i < got; i++) {
-            char c = in[i], prev = last;
-            last = c;
-            if (c == '\n' && prev == '\r')
-                continue; /* CR LF is one end of line */
-            if (c == '\r' || c == '\n') {
-                put("\r\n", 2);
-                line[len] = 0;
-                run(line);
-                len = 0;
-                put(PROMPT, sizeof PROMPT - 1);
-            } else if (c == 0x7f || c == '\b') {
-                if (len) {
-                    len--;
-                    put("\b \b", 3);
-                }
-            } else if (c >= ' ' && c < 0x7f && len + 1 < LINE_MAX) {
-                line[len++] = c;
-                put(&c, 1);
-            }
-        }
+        char in[64];
+        enum io_source from;
+        size_t got = io_read(in, sizeof in, &from);
+        for (size_t i = 0; i < got; i++)
+            key(from, in[i]);
     }
 }

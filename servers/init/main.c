@@ -5,10 +5,9 @@
  * exit arrives on one endpoint, badged with the process id, and the restart policy decides what
  * happens next. One line is printed per start, exit, crash and restart, and the process table at
  * the end of start-up and whenever a process stops for good. */
-#include "manifest.h"
+#include "init.h"
 #include <keel/alloc.h>
 #include <keel/bootinfo.h>
-#include <keel/channel.h>
 #include <keel/errors.h>
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
@@ -20,64 +19,20 @@
 #define DEFAULT_MANIFEST "manifest.txt"
 #define MANIFEST_VA 0x0000600000000000ull /* where init maps the manifest module to read it */
 #define MANIFEST_MAX_BYTES (16u * 1024)
-#define MAX_CAPS (MANIFEST_MAX_IOPORTS + 2 * MANIFEST_MAX_IRQS + 3) /* + init, service, debug */
-#define MAX_OWNED 48                                  /* init slots of objects made from a process's memory */
 
-enum proc_state { P_NEW, P_RUNNING, P_EXITED, P_CRASHED, P_FAILED };
-static const char *const state_names[] = { "new", "running", "exited", "crashed", "failed" };
+const char *const state_names[] = { "new", "running", "exited", "crashed", "failed", "killed" };
 
-struct proc {
-    const struct manifest_entry *e;
-    const struct keel_module_info *module;
-    enum proc_state state;
-    uint64_t untyped;       /* init's slot of the Untyped the process is made from */
-    struct keel_process p;
-    unsigned restarts;
-    char caps[MAX_CAPS * 24]; /* what it was given, for the table */
-    char note[96];          /* its last event */
-    /* channel broker state, reset at each start */
-    uint64_t svc_ntfn;      /* serves=: init's cap to its service notification (from its memory) */
-    uint64_t svc_news;      /* the same, badged KEEL_INIT_NEWS, for init to signal */
-    uint32_t chan_bits;     /* serves=: channel bits in use */
-    unsigned next_chan;     /* next channel window in its address space */
-    uint64_t owned[MAX_OWNED]; /* init slots (tables, notifications) that die with its memory */
-    unsigned nowned;
-};
-
-/* A channel brokered by init (servers/init/README.md, "Channel broker"). */
-#define MAX_CHANNELS 32
-#define CHAN_PAGES KEEL_INIT_CHANNEL_PAGES
-#define CHAN_BYTES (CHAN_PAGES * 4096ull)
-#define CHILD_CHAN_VA 0x0000500000000000ull /* a process's k-th channel at + k * CHAN_STRIDE */
-#define INIT_CHAN_VA 0x0000610000000000ull  /* init's view of channel i at + i * CHAN_STRIDE */
-#define CHAN_STRIDE 0x10000ull
-enum { SIDE_INIT, SIDE_CLIENT, SIDE_SERVER };
-struct channel {
-    bool used, accepted;
-    struct proc *side[3];      /* [SIDE_CLIENT], [SIDE_SERVER] */
-    uint64_t pid[3];
-    bool alive[3];
-    unsigned bit;              /* bit in the server's service notification */
-    uint64_t frames[CHAN_PAGES];
-    uint64_t maps[3][CHAN_PAGES]; /* the copies mapped into init, the client, the server */
-    uint64_t va[3];
-    uint64_t to_client;        /* client's notification badged DOORBELL: moved to the server at accept */
-    uint64_t client_gone_sig;  /* server's notification badged with the channel bit (init's copy) */
-    uint64_t server_gone_sig;  /* client's notification badged GONE (init's copy) */
-};
-static struct channel channels[MAX_CHANNELS];
-
-static const struct keel_bootinfo *bi;
+const struct keel_bootinfo *bi;
 static struct manifest manifest;
 static char manifest_text[MANIFEST_MAX_BYTES + 1];
-static struct proc procs[MANIFEST_MAX_ENTRIES];
-static unsigned nprocs;
+struct proc procs[MAX_PROCS];
+unsigned nprocs;
 static uint64_t sup_ep, sup_reply;
 static uint64_t next_pid;
 
 /* ---- Reading the manifest module ---- */
 
-static void own(struct proc *pr, uint64_t slot)
+void own(struct proc *pr, uint64_t slot)
 {
     if (pr->nowned < MAX_OWNED)
         pr->owned[pr->nowned++] = slot;
@@ -85,7 +40,7 @@ static void own(struct proc *pr, uint64_t slot)
 
 /* Map `frame` at `va` of `vspace`, making the paging structures on the way: from init's memory
  * for init's own VSpace (pr == 0), else from the process's Untyped (they die with it). */
-static int map_frame(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, struct proc *pr)
+int map_frame(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, struct proc *pr)
 {
     for (int tries = 0; tries < 4; tries++) {
         int err = keel_frame_map(frame, vspace, va, access, KEEL_CACHE_WB);
@@ -154,8 +109,7 @@ static const char *manifest_name(char *buf, size_t size)
 
 /* ---- Starting a process ---- */
 
-static void note(struct proc *pr, const char *fmt, ...) KEEL_PRINTF(2, 3);
-static void note(struct proc *pr, const char *fmt, ...)
+void note(struct proc *pr, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -267,11 +221,12 @@ static void free_owned(struct proc *pr)
         keel_free_object(pr->owned[i]);
     pr->nowned = 0;
     pr->svc_ntfn = pr->svc_news = 0;
+    pr->client_ntfn = pr->client_news = 0;
     pr->chan_bits = 0;
-    pr->next_chan = 0;
+    pr->windows = 0;
 }
 
-static bool start(struct proc *pr)
+bool start(struct proc *pr)
 {
     const struct manifest_entry *e = pr->e;
     struct cap_set cs = { .count = 0 };
@@ -309,250 +264,63 @@ static bool start(struct proc *pr)
         return false;
     }
     describe_caps(pr, &cs);
+    pr->cap_count = cs.count;
+    memcpy(pr->cap_names, cs.names, sizeof cs.names);
     pr->state = P_RUNNING;
     note(pr, "started");
     keel_printf("init: started %s (pid %llu, program %s, %llu KiB, %u cap(s)%s%s)\n", e->name,
                 (unsigned long long)pr->p.pid, e->program, (unsigned long long)(pr->p.bytes >> 10), cs.count,
                 cs.count ? ": " : "", pr->caps);
+    if (e->serves[0])
+        broker_service_started(pr);
     return true;
 }
 
-
-/* ---- Channel broker ---- */
-
-static void drop(uint64_t *slot)
+struct proc *proc_by_pid(uint64_t pid)
 {
-    if (*slot) {
-        keel_cspace_delete(*slot);
-        keel_slot_free(*slot);
-        *slot = 0;
-    }
-}
-
-static void chan_drop_side(struct channel *ch, int side)
-{
-    for (unsigned k = 0; k < CHAN_PAGES; k++)
-        drop(&ch->maps[side][k]); /* deleting a mapped copy unmaps it */
-    ch->alive[side] = false;
-}
-
-static void chan_free(struct channel *ch)
-{
-    for (int s = SIDE_INIT; s <= SIDE_SERVER; s++)
-        chan_drop_side(ch, s);
-    for (unsigned k = 0; k < CHAN_PAGES; k++)
-        drop(&ch->frames[k]); /* the memory stays with init's allocator (not reused) */
-    drop(&ch->to_client);
-    drop(&ch->client_gone_sig);
-    drop(&ch->server_gone_sig);
-    struct proc *srv = ch->side[SIDE_SERVER];
-    if (srv && ch->alive[SIDE_SERVER] == false && srv->p.pid == ch->pid[SIDE_SERVER])
-        srv->chan_bits &= ~(1u << ch->bit);
-    *ch = (struct channel){ .used = false };
-}
-
-/* Map the region's frames (fresh copies) at `va` of the process (or of init: pr == 0). */
-static int chan_map(struct channel *ch, int side, struct proc *pr, uint64_t va)
-{
-    for (unsigned k = 0; k < CHAN_PAGES; k++) {
-        int err;
-        if ((err = keel_slot_alloc(&ch->maps[side][k])))
-            return err;
-        if ((err = keel_cspace_copy(ch->maps[side][k], ch->frames[k], KEEL_RIGHTS_ALL)) ||
-            (err = map_frame(ch->maps[side][k], pr ? pr->p.vspace : KEEL_SLOT_VSPACE, va + k * 4096,
-                             KEEL_MAP_READ | KEEL_MAP_WRITE, pr)))
-            return err;
-    }
-    ch->va[side] = va;
+    for (unsigned i = 0; i < nprocs; i++)
+        if (procs[i].state == P_RUNNING && procs[i].p.pid == pid)
+            return &procs[i];
     return 0;
 }
 
-static bool child_slot_ok(uint64_t slot)
+int stop(struct proc *pr)
 {
-    return slot >= KEEL_PROCESS_SLOT_FIRST_CAP && slot < (1ull << KEEL_PROCESS_CNODE_RADIX);
+    uint64_t pid = pr->p.pid;
+    int err = keel_process_destroy(&pr->p);
+    free_owned(pr);
+    broker_died(pr, pid);
+    pr->p.pid = pid; /* keep showing the last one */
+    return err;
 }
 
-static int broker_open(struct proc *cl, const struct keel_msg *m, struct keel_msg *r)
-{
-    char name[32];
-    keel_init_unpack_name(m, 0, name);
-    uint64_t wslot = keel_msg_get_mr(m, 4), sslot = keel_msg_get_mr(m, 5);
-    struct proc *srv = 0;
-    for (unsigned i = 0; i < nprocs && !srv; i++)
-        if (procs[i].state == P_RUNNING && procs[i].svc_ntfn && strcmp(procs[i].e->serves, name) == 0)
-            srv = &procs[i];
-    if (!srv)
-        return KEEL_INIT_E_NO_SERVICE;
-    if (!child_slot_ok(wslot) || !child_slot_ok(sslot) || wslot == sslot)
-        return KEEL_INIT_E_BAD_SLOT;
-    struct channel *ch = 0;
-    unsigned idx = 0;
-    for (; idx < MAX_CHANNELS && !ch; idx++)
-        if (!channels[idx].used)
-            ch = &channels[idx];
-    idx--;
-    unsigned bit = 0;
-    while (bit < KEEL_INIT_CHANNEL_BITS && (srv->chan_bits & (1u << bit)))
-        bit++;
-    if (!ch || bit == KEEL_INIT_CHANNEL_BITS)
-        return KEEL_INIT_E_TOO_MANY;
-    *ch = (struct channel){ .used = true, .bit = bit };
-    ch->side[SIDE_CLIENT] = cl;
-    ch->side[SIDE_SERVER] = srv;
-    ch->pid[SIDE_CLIENT] = cl->p.pid;
-    ch->pid[SIDE_SERVER] = srv->p.pid;
-    ch->alive[SIDE_INIT] = ch->alive[SIDE_CLIENT] = ch->alive[SIDE_SERVER] = true;
-    srv->chan_bits |= 1u << bit;
-    uint64_t badge = 1ull << (KEEL_INIT_CHANNEL_FIRST_BIT + bit);
-    int err = 0, ret = KEEL_INIT_E_NO_MEMORY;
-    uint64_t cn = 0;
-    for (unsigned k = 0; k < CHAN_PAGES && !err; k++)
-        err = keel_alloc_object(KEEL_OBJ_FRAME_4K, 0, &ch->frames[k]);
-    if (!err)
-        err = chan_map(ch, SIDE_INIT, 0, INIT_CHAN_VA + idx * CHAN_STRIDE);
-    if (!err) {
-        uint32_t fixed = (uint32_t)keel_channel_region_size(KEEL_INIT_CHANNEL_ENTRIES, KEEL_INIT_CHANNEL_ENTRIES, 0);
-        uint32_t data = ((uint32_t)CHAN_BYTES - fixed) & ~63u;
-        struct keel_channel_config cfg = { .sq_entries = KEEL_INIT_CHANNEL_ENTRIES,
-                                           .cq_entries = KEEL_INIT_CHANNEL_ENTRIES, .data_size = data };
-        if (keel_channel_init((void *)ch->va[SIDE_INIT], CHAN_BYTES, &cfg) != 0)
-            err = KEEL_E_INVALID_ARGUMENT;
-    }
-    if (!err)
-        err = chan_map(ch, SIDE_CLIENT, cl, CHILD_CHAN_VA + cl->next_chan++ * CHAN_STRIDE);
-    /* The client's notification, from its own memory: its wait cap, the server's doorbell to it
-     * (moved to the server at accept) and init's "server gone" signal. */
-    if (!err && !(err = keel_slot_alloc(&cn))) {
-        if ((err = keel_untyped_retype(cl->untyped, KEEL_OBJ_NOTIFICATION, 0, 0, 0, cn, 1)))
-            keel_slot_free(cn);
-        else
-            own(cl, cn);
-    }
-    if (!err && !(err = keel_slot_alloc(&ch->to_client)))
-        err = keel_cspace_mint(ch->to_client, cn, KEEL_RIGHT_WRITE, KEEL_INIT_CLIENT_DOORBELL);
-    if (!err && !(err = keel_slot_alloc(&ch->server_gone_sig)))
-        err = keel_cspace_mint(ch->server_gone_sig, cn, KEEL_RIGHT_WRITE, KEEL_INIT_CLIENT_GONE);
-    if (!err && !(err = keel_slot_alloc(&ch->client_gone_sig)))
-        err = keel_cspace_mint(ch->client_gone_sig, srv->svc_ntfn, KEEL_RIGHT_WRITE, badge);
-    if (!err) {
-        ret = KEEL_INIT_E_BAD_SLOT;
-        err = keel_cnode_copy(cl->p.cnode, wslot, KEEL_PROCESS_CNODE_RADIX, 0, cn, KEEL_CSPACE_DEPTH,
-                              KEEL_RIGHTS_ALL);
-        if (!err) {
-            err = keel_cnode_mint(cl->p.cnode, sslot, KEEL_PROCESS_CNODE_RADIX, 0, srv->svc_ntfn, KEEL_CSPACE_DEPTH,
-                                  KEEL_RIGHT_WRITE, badge);
-            if (err)
-                keel_cnode_delete(cl->p.cnode, wslot, KEEL_PROCESS_CNODE_RADIX);
-        }
-    }
-    if (err) {
-        keel_printf("init: %s: open '%s' failed: %s\n", cl->e->name, name, keel_strerror(err));
-        ch->alive[SIDE_SERVER] = false;
-        chan_free(ch);
-        return ret;
-    }
-    keel_signal(srv->svc_news);
-    keel_printf("init: channel %u: %s (pid %llu) -> %s (pid %llu)\n", idx, cl->e->name,
-                (unsigned long long)cl->p.pid, srv->e->name, (unsigned long long)srv->p.pid);
-    keel_msg_set_mr(r, 1, ch->va[SIDE_CLIENT]);
-    keel_msg_set_mr(r, 2, CHAN_BYTES);
-    return 0;
-}
 
-static int broker_accept(struct proc *srv, const struct keel_msg *m, struct keel_msg *r)
-{
-    uint64_t slot = keel_msg_get_mr(m, 0);
-    for (unsigned i = 0; i < MAX_CHANNELS; i++) {
-        struct channel *ch = &channels[i];
-        if (!ch->used || ch->accepted || ch->side[SIDE_SERVER] != srv || ch->pid[SIDE_SERVER] != srv->p.pid ||
-            !ch->alive[SIDE_CLIENT])
-            continue;
-        if (!child_slot_ok(slot) ||
-            keel_cnode_move(srv->p.cnode, slot, KEEL_PROCESS_CNODE_RADIX, 0, ch->to_client, KEEL_CSPACE_DEPTH))
-            return KEEL_INIT_E_BAD_SLOT;
-        int err = chan_map(ch, SIDE_SERVER, srv, CHILD_CHAN_VA + srv->next_chan++ * CHAN_STRIDE);
-        if (err) {
-            keel_printf("init: %s: accept failed: %s\n", srv->e->name, keel_strerror(err));
-            return KEEL_INIT_E_NO_MEMORY;
-        }
-        ch->accepted = true;
-        keel_msg_set_mr(r, 1, ch->va[SIDE_SERVER]);
-        keel_msg_set_mr(r, 2, CHAN_BYTES);
-        keel_msg_set_mr(r, 3, 1ull << (KEEL_INIT_CHANNEL_FIRST_BIT + ch->bit));
-        keel_msg_set_mr(r, 4, ch->pid[SIDE_CLIENT]);
-        return 0;
-    }
-    return KEEL_INIT_E_NONE;
-}
-
-/* A process ended (its memory already revoked): its channels are gone; tell the survivors. */
-static void broker_died(struct proc *pr, uint64_t pid)
-{
-    for (unsigned i = 0; i < MAX_CHANNELS; i++) {
-        struct channel *ch = &channels[i];
-        if (!ch->used)
-            continue;
-        for (int side = SIDE_CLIENT; side <= SIDE_SERVER; side++) {
-            if (ch->side[side] != pr || ch->pid[side] != pid || !ch->alive[side])
-                continue;
-            int other = side == SIDE_CLIENT ? SIDE_SERVER : SIDE_CLIENT;
-            keel_channel_region_mark_gone((void *)ch->va[SIDE_INIT],
-                                          side == SIDE_CLIENT ? KEEL_CHANNEL_CLIENT : KEEL_CHANNEL_SERVER);
-            chan_drop_side(ch, side);
-            bool survivor = ch->alive[other] && (other == SIDE_CLIENT || ch->accepted);
-            if (survivor)
-                keel_signal(other == SIDE_SERVER ? ch->client_gone_sig : ch->server_gone_sig);
-            else
-                ch->alive[other] = false;
-            if (!ch->alive[SIDE_CLIENT] && !ch->alive[SIDE_SERVER])
-                chan_free(ch);
-        }
-    }
-}
-
-static int service_ps(const struct keel_msg *m, struct keel_msg *r)
-{
-    uint64_t i = keel_msg_get_mr(m, 0);
-    if (i >= nprocs)
-        return KEEL_INIT_E_NONE;
-    const struct proc *pr = &procs[i];
-    keel_msg_set_mr(r, 1, pr->p.pid);
-    keel_msg_set_mr(r, 2, (uint64_t)pr->state);
-    keel_msg_set_mr(r, 3, pr->restarts);
-    keel_msg_set_mr(r, 4, pr->e->limit);
-    keel_msg_set_mr(r, 5, pr->e->mem);
-    keel_init_pack_name(r, 6, pr->e->name);
-    return 0;
-}
+/* ---- init's service (keel/initsvc.h) ---- */
 
 static void serve(struct proc *pr, const struct keel_msg *m)
 {
     uint64_t label = keel_msg_label(m->info);
     struct keel_msg r = keel_msg_make(0, 10);
     int ret;
-    if (label == KEEL_INIT_OPEN)
-        ret = broker_open(pr, m, &r);
-    else if (label == KEEL_INIT_ACCEPT)
-        ret = broker_accept(pr, m, &r);
-    else if (label == KEEL_INIT_PS)
-        ret = service_ps(m, &r);
-    else if (label == KEEL_INIT_MEM) {
-        uint64_t given = 0;
-        for (unsigned i = 0; i < nprocs; i++)
-            if (procs[i].untyped)
-                given += procs[i].e->mem;
-        keel_msg_set_mr(&r, 1, keel_untyped_alloc_bytes_free());
-        keel_msg_set_mr(&r, 2, given);
-        ret = 0;
-    } else
-        ret = KEEL_INIT_E_BAD_REQUEST;
+    switch (label) {
+    case KEEL_INIT_OPEN: ret = broker_open(pr, m, &r); break;
+    case KEEL_INIT_ACCEPT: ret = broker_accept(pr, m, &r); break;
+    case KEEL_INIT_CLOSE: ret = broker_close(pr, m); break;
+    case KEEL_INIT_PS: ret = control_ps(m, &r); break;
+    case KEEL_INIT_MEM: ret = control_mem(&r); break;
+    case KEEL_INIT_CAPS: ret = control_caps(pr, m, &r); break;
+    case KEEL_INIT_KILL: ret = control_kill(pr, m, &r); break;
+    case KEEL_INIT_RUN: ret = control_run(pr, m, &r); break;
+    case KEEL_INIT_REBOOT: ret = control_reboot(pr); break;
+    default: ret = KEEL_INIT_E_BAD_REQUEST; break;
+    }
     r.mr[0] = (uint64_t)ret;
     keel_reply(sup_reply, &r);
 }
 
 /* ---- Supervision ---- */
 
-static void print_table(void)
+void print_table(void)
 {
     keel_printf("init: process table\n");
     keel_printf("  %-12s %-12s %5s %-8s %-8s %-9s %7s  %s\n", "NAME", "PROGRAM", "PID", "STATE", "RESTARTS",
@@ -613,12 +381,9 @@ static void handle(struct proc *pr, const struct keel_msg *m)
         describe_fault(m, what, sizeof what);
     keel_printf("init: %s (pid %llu) %s%s\n", e->name, (unsigned long long)pid, exited ? "" : "crashed: ", what);
     note(pr, "%s%s", exited ? "" : "crashed: ", what);
-    int err = keel_process_destroy(&pr->p);
+    int err = stop(pr);
     if (err)
         keel_printf("init: %s: teardown failed: %s\n", e->name, keel_strerror(err));
-    free_owned(pr);
-    broker_died(pr, pid);
-    pr->p.pid = pid; /* keep showing the last one */
     pr->state = exited ? P_EXITED : P_CRASHED;
 
     bool failed = !exited || status != 0;

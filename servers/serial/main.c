@@ -45,7 +45,7 @@ static inline uint8_t inb(uint16_t port)
 
 struct client {
     bool live;
-    uint64_t bit, pid;
+    uint64_t bit, pid, va;
     struct keel_channel ch;
     struct keel_channel_notifications n;
     struct keel_channel_ops ops;
@@ -96,9 +96,12 @@ static void accept_all(void)
                 c = &clients[i];
         if (!c) {
             keel_printf("serial: too many clients; pid %llu refused\n", (unsigned long long)pid);
-            continue; /* its requests are never served */
+            keel_init_close(init_cap, va); /* the client sees "peer gone" */
+            keel_cspace_delete(slot);
+            keel_slot_free(slot);
+            continue;
         }
-        *c = (struct client){ .live = true, .bit = bit, .pid = pid };
+        *c = (struct client){ .live = true, .bit = bit, .pid = pid, .va = va };
         c->n = (struct keel_channel_notifications){ .signal_cap = slot, .wait_cap = svc };
         keel_channel_bind_notifications(&c->ops, &c->n);
         int cerr = keel_channel_attach_server(&c->ch, (void *)va, size, &c->ops);
@@ -106,6 +109,9 @@ static void accept_all(void)
             keel_printf("serial: attach for pid %llu failed: %s\n", (unsigned long long)pid,
                         keel_channel_strerror(cerr));
             c->live = false;
+            keel_init_close(init_cap, va);
+            keel_cspace_delete(slot);
+            keel_slot_free(slot);
             continue;
         }
         keel_printf("serial: client pid %llu connected\n", (unsigned long long)pid);
@@ -116,6 +122,7 @@ static void drop(struct client *c, int why)
 {
     keel_printf("serial: client pid %llu gone (%s)\n", (unsigned long long)c->pid, keel_channel_strerror(why));
     keel_channel_close(&c->ch);
+    keel_init_close(init_cap, c->va); /* so init can reuse the region and this window */
     keel_cspace_delete(c->n.signal_cap);
     keel_slot_free(c->n.signal_cap);
     c->live = false;

@@ -1,0 +1,75 @@
+/* init's internals, shared by its parts: main.c (start-up, starting processes, supervision),
+ * broker.c (the channel broker) and control.c (the calls that inspect and control processes:
+ * PS, MEM, CAPS, RUN, KILL, REBOOT). servers/init/README.md describes what they do. */
+#ifndef INIT_INIT_H
+#define INIT_INIT_H
+
+#include "manifest.h"
+#include <keel/bootinfo.h>
+#include <keel/process.h>
+#include <keel/stdio.h>
+#include <keel/syscall.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MAX_CAPS (MANIFEST_MAX_IOPORTS + 2 * MANIFEST_MAX_IRQS + 3) /* + init, service, debug */
+#define MAX_OWNED 48       /* init slots of objects made from a process's memory */
+#define MAX_PROCS (MANIFEST_MAX_ENTRIES + 8) /* the manifest's, and programs started with RUN */
+
+enum proc_state { P_NEW, P_RUNNING, P_EXITED, P_CRASHED, P_FAILED, P_KILLED };
+
+struct proc {
+    const struct manifest_entry *e;
+    const struct keel_module_info *module;
+    enum proc_state state;
+    uint64_t untyped;       /* init's slot of the Untyped the process is made from */
+    struct keel_process p;
+    unsigned restarts;
+    char caps[MAX_CAPS * 24]; /* what it was given, for the table */
+    char cap_names[MAX_CAPS][KEEL_PROCESS_CAP_NAME_MAX]; /* slot KEEL_PROCESS_SLOT_FIRST_CAP + i */
+    unsigned cap_count;
+    char note[96];          /* its last event */
+    /* channel broker state, reset at each start */
+    uint64_t svc_ntfn;      /* serves=: init's cap to its service notification (from its memory) */
+    uint64_t svc_news;      /* the same, badged KEEL_INIT_NEWS, for init to signal */
+    uint32_t chan_bits;     /* serves=: channel bits in use */
+    uint64_t client_ntfn;   /* its client notification (made at its first OPEN, from its memory) */
+    uint64_t client_news;   /* the same, badged KEEL_INIT_CLIENT_NEWS */
+    uint32_t windows;       /* channel windows of its address space in use (bit k: window k) */
+    uint64_t owned[MAX_OWNED]; /* init slots (tables, notifications) that die with its memory */
+    unsigned nowned;
+};
+
+extern const struct keel_bootinfo *bi;
+extern struct proc procs[MAX_PROCS];
+extern unsigned nprocs;
+extern const char *const state_names[];
+
+/* main.c */
+void own(struct proc *pr, uint64_t slot);
+int map_frame(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, struct proc *pr);
+void note(struct proc *pr, const char *fmt, ...) KEEL_PRINTF(2, 3);
+bool start(struct proc *pr);
+/* Tear a running process down (Revoke of its memory; its channels end). */
+int stop(struct proc *pr);
+void print_table(void);
+struct proc *proc_by_pid(uint64_t pid);
+
+/* broker.c */
+int broker_open(struct proc *cl, const struct keel_msg *m, struct keel_msg *r);
+int broker_accept(struct proc *srv, const struct keel_msg *m, struct keel_msg *r);
+int broker_close(struct proc *pr, const struct keel_msg *m);
+/* A process ended (its memory already revoked): its channels are gone; tell the survivors. */
+void broker_died(struct proc *pr, uint64_t pid);
+/* A server started: tell every client (KEEL_INIT_CLIENT_NEWS). */
+void broker_service_started(const struct proc *srv);
+
+/* control.c */
+int control_ps(const struct keel_msg *m, struct keel_msg *r);
+int control_mem(struct keel_msg *r);
+int control_caps(struct proc *caller, const struct keel_msg *m, struct keel_msg *r);
+int control_kill(struct proc *caller, const struct keel_msg *m, struct keel_msg *r);
+int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *r);
+int control_reboot(struct proc *caller);
+
+#endif

@@ -1,0 +1,315 @@
+/* ps2kbd: the PS/2 keyboard driver (an i8042 controller, port 1). Started by init with exactly the
+ * ports 0x60 (data) and 0x64 (status/command), IRQ 1 and serves=keyboard (boot/manifest.txt). One
+ * thread waits on its service notification: bit 1 is the keyboard's interrupt, KEEL_INIT_NEWS a
+ * channel opened to it, the channel bits a client's doorbell or init's "client gone".
+ *
+ * Set-up: both ports are disabled while the controller is reprogrammed, so no byte arrives
+ * half-way; the output buffer is flushed; the configuration byte is read and kept except for what
+ * the driver needs (port 1 interrupt on, port 1 clock on, translation on so the keyboard's scan
+ * code set 2 arrives as set 1, port 2 — the mouse — interrupt off); then port 1 is enabled and the
+ * keyboard told to scan. On IRQ 1 the driver reads every byte the controller has, decodes it
+ * (keymap.c) into key events and terminal text, then Acks the handler.
+ *
+ * Requests (keel/keyboard.h): READ returns text, READ_EVENTS key events; both complete once there
+ * is at least one. */
+#include "keymap.h"
+#include <keel/alloc.h>
+#include <keel/channel.h>
+#include <keel/errors.h>
+#include <keel/initsvc.h>
+#include <keel/invoke.h>
+#include <keel/keyboard.h>
+#include <keel/process.h>
+#include <keel/stdio.h>
+#include <keel/string.h>
+#include <keel/syscall.h>
+
+#define DATA 0x60
+#define STATUS 0x64 /* read: status; write: command */
+#define ST_OUT_FULL 0x01
+#define ST_IN_FULL 0x02
+#define ST_AUX 0x20 /* the byte in the output buffer is from port 2 (the mouse) */
+#define CMD_READ_CONFIG 0x20
+#define CMD_WRITE_CONFIG 0x60
+#define CMD_DISABLE_PORT2 0xa7
+#define CMD_DISABLE_PORT1 0xad
+#define CMD_ENABLE_PORT1 0xae
+#define CFG_PORT1_IRQ 0x01
+#define CFG_PORT2_IRQ 0x02
+#define CFG_PORT1_CLOCK_OFF 0x10
+#define CFG_TRANSLATE 0x40
+#define KBD_ENABLE_SCANNING 0xf4
+#define IRQ_LINE 1
+#define SPIN_LIMIT 100000 /* polls of the status register before giving up on the controller */
+
+#define MAX_CLIENTS 8
+#define MAX_PENDING 8
+#define TEXT_SIZE 256
+#define EVENT_SIZE 128
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+struct client {
+    bool live;
+    uint64_t bit, pid, va;
+    struct keel_channel ch;
+    struct keel_channel_notifications n;
+    struct keel_channel_ops ops;
+    struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for keys */
+    unsigned npending;
+};
+
+static struct client clients[MAX_CLIENTS];
+static char text[TEXT_SIZE];
+static unsigned text_head, text_tail; /* free-running */
+static struct keel_key_event events[EVENT_SIZE];
+static unsigned ev_head, ev_tail;
+static struct kbd_state kbd;
+static uint64_t svc, irq, init_cap;
+
+/* ---- The controller ---- */
+
+static bool wait_writable(void)
+{
+    for (unsigned i = 0; i < SPIN_LIMIT; i++)
+        if (!(inb(STATUS) & ST_IN_FULL))
+            return true;
+    return false;
+}
+
+static bool wait_readable(void)
+{
+    for (unsigned i = 0; i < SPIN_LIMIT; i++)
+        if (inb(STATUS) & ST_OUT_FULL)
+            return true;
+    return false;
+}
+
+static bool command(uint8_t cmd)
+{
+    if (!wait_writable())
+        return false;
+    outb(STATUS, cmd);
+    return true;
+}
+
+static void flush_output(void)
+{
+    for (unsigned i = 0; i < 64 && (inb(STATUS) & ST_OUT_FULL); i++)
+        (void)inb(DATA);
+}
+
+/* Returns a reason on failure. */
+static const char *controller_init(void)
+{
+    if (inb(STATUS) == 0xff)
+        return "no i8042 controller (status reads 0xff)";
+    if (!command(CMD_DISABLE_PORT1) || !command(CMD_DISABLE_PORT2))
+        return "controller does not take commands";
+    flush_output();
+    if (!command(CMD_READ_CONFIG) || !wait_readable())
+        return "cannot read the configuration byte";
+    uint8_t cfg = inb(DATA);
+    uint8_t want = (uint8_t)((cfg | CFG_PORT1_IRQ | CFG_TRANSLATE) & ~(CFG_PORT2_IRQ | CFG_PORT1_CLOCK_OFF));
+    if (!command(CMD_WRITE_CONFIG) || !wait_writable())
+        return "cannot write the configuration byte";
+    outb(DATA, want);
+    if (!command(CMD_ENABLE_PORT1))
+        return "cannot enable port 1";
+    /* The keyboard answers ACK (0xFA) through the output buffer; the decoder skips it. */
+    if (wait_writable())
+        outb(DATA, KBD_ENABLE_SCANNING);
+    keel_printf("ps2kbd: i8042 config %#x -> %#x (IRQ 1 on, translation on, port 2 off)\n", cfg, want);
+    return 0;
+}
+
+static void push_event(const struct keel_key_event *ev)
+{
+    if (ev_tail - ev_head < EVENT_SIZE)
+        events[ev_tail++ % EVENT_SIZE] = *ev;
+    char t[8];
+    size_t n = kbd_text(ev, t);
+    if (text_tail - text_head + n <= TEXT_SIZE) /* a sequence goes in whole or not at all */
+        for (size_t i = 0; i < n; i++)
+            text[text_tail++ % TEXT_SIZE] = t[i];
+}
+
+static void drain(void)
+{
+    uint8_t st;
+    for (unsigned i = 0; i < 64 && ((st = inb(STATUS)) & ST_OUT_FULL); i++) {
+        uint8_t byte = inb(DATA);
+        struct keel_key_event ev;
+        if (!(st & ST_AUX) && kbd_decode(&kbd, byte, &ev))
+            push_event(&ev);
+    }
+}
+
+/* ---- Clients ---- */
+
+static void accept_all(void)
+{
+    for (;;) {
+        uint64_t slot;
+        if (keel_slot_alloc(&slot))
+            return;
+        struct keel_msg m = keel_msg_make(KEEL_INIT_ACCEPT, 1);
+        m.mr[0] = slot;
+        if (keel_call(init_cap, &m) || m.mr[0] != 0) {
+            keel_slot_free(slot);
+            return;
+        }
+        uint64_t va = m.mr[1], size = m.mr[2], bit = m.mr[3], pid = keel_msg_get_mr(&m, 4);
+        struct client *c = 0;
+        for (unsigned i = 0; i < MAX_CLIENTS && !c; i++)
+            if (!clients[i].live)
+                c = &clients[i];
+        if (!c) {
+            keel_printf("ps2kbd: too many clients; pid %llu refused\n", (unsigned long long)pid);
+            keel_init_close(init_cap, va);
+            keel_cspace_delete(slot);
+            keel_slot_free(slot);
+            continue;
+        }
+        *c = (struct client){ .live = true, .bit = bit, .pid = pid, .va = va };
+        c->n = (struct keel_channel_notifications){ .signal_cap = slot, .wait_cap = svc };
+        keel_channel_bind_notifications(&c->ops, &c->n);
+        int cerr = keel_channel_attach_server(&c->ch, (void *)va, size, &c->ops);
+        if (cerr) {
+            keel_printf("ps2kbd: attach for pid %llu failed: %s\n", (unsigned long long)pid,
+                        keel_channel_strerror(cerr));
+            c->live = false;
+            keel_init_close(init_cap, va);
+            keel_cspace_delete(slot);
+            keel_slot_free(slot);
+            continue;
+        }
+        keel_printf("ps2kbd: client pid %llu connected\n", (unsigned long long)pid);
+    }
+}
+
+static void drop(struct client *c, int why)
+{
+    keel_printf("ps2kbd: client pid %llu gone (%s)\n", (unsigned long long)c->pid, keel_channel_strerror(why));
+    keel_channel_close(&c->ch);
+    keel_init_close(init_cap, c->va); /* so init can reuse the region and this window */
+    keel_cspace_delete(c->n.signal_cap);
+    keel_slot_free(c->n.signal_cap);
+    c->live = false;
+}
+
+/* Fill one pending READ / READ_EVENTS; false if there is nothing for it yet. */
+static bool fill(struct client *c, struct keel_channel_desc *r)
+{
+    uint8_t *p = keel_channel_data(&c->ch, r->offset, r->length);
+    uint32_t k = 0;
+    if (r->opcode == KEEL_KEYBOARD_READ) {
+        if (text_head == text_tail)
+            return false;
+        while (p && k < r->length && text_head != text_tail)
+            p[k++] = (uint8_t)text[text_head++ % TEXT_SIZE];
+        r->status = (int32_t)k;
+    } else {
+        if (ev_head == ev_tail)
+            return false;
+        uint32_t n = 0;
+        while (p && k + sizeof(struct keel_key_event) <= r->length && ev_head != ev_tail) {
+            memcpy(p + k, &events[ev_head++ % EVENT_SIZE], sizeof(struct keel_key_event));
+            k += sizeof(struct keel_key_event);
+            n++;
+        }
+        r->status = (int32_t)n;
+    }
+    r->length = k;
+    return true;
+}
+
+static void serve(struct client *c)
+{
+    struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
+    int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
+    if (n < 0) {
+        drop(c, n);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        bool read = d[i].opcode == KEEL_KEYBOARD_READ ||
+                    (d[i].opcode == KEEL_KEYBOARD_READ_EVENTS && d[i].length >= sizeof(struct keel_key_event));
+        if (read && c->npending < MAX_PENDING) {
+            c->pending[c->npending++] = d[i];
+            continue;
+        }
+        d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, too short for an event, or too many */
+        d[i].length = 0;
+        keel_channel_complete_wait(&c->ch, &d[i], 1);
+    }
+    for (unsigned i = 0; i < c->npending;) {
+        struct keel_channel_desc *r = &c->pending[i];
+        if (!fill(c, r)) {
+            i++;
+            continue;
+        }
+        int err = keel_channel_complete_wait(&c->ch, r, 1);
+        memmove(r, r + 1, (c->npending - i - 1) * sizeof *r);
+        c->npending--;
+        if (err < 0) {
+            drop(c, err);
+            return;
+        }
+    }
+}
+
+int main(void)
+{
+    svc = keel_startinfo_cap("service");
+    irq = keel_startinfo_cap("irq1");
+    init_cap = keel_startinfo_cap("init");
+    if (!svc || !irq || !init_cap || !keel_startinfo_cap("ioport0") || !keel_startinfo_cap("ioport1")) {
+        keel_printf("ps2kbd: missing caps (need ioport0 = 0x60, ioport1 = 0x64, irq1, service, init: "
+                    "manifest ioports=0x60 ioports=0x64 irq=1 serves=keyboard)\n");
+        return 1;
+    }
+    const char *why = controller_init();
+    if (why) {
+        keel_printf("ps2kbd: %s; no keyboard\n", why);
+        return 0; /* nothing is wrong with the driver: restart=on-crash leaves it stopped */
+    }
+    int err = keel_irq_handler_ack(irq); /* unmask the line */
+    if (err)
+        keel_printf("ps2kbd: IRQ ack failed: %s\n", keel_strerror(err));
+    drain(); /* the ACK, and keys pressed while the line was masked */
+    keel_printf("ps2kbd: PS/2 keyboard driver ready (IRQ %d, scan code set 1)\n", IRQ_LINE);
+    for (;;) {
+        uint64_t word = 0;
+        keel_wait(svc, &word);
+        if (word & (1ull << IRQ_LINE)) {
+            drain();
+            keel_irq_handler_ack(irq);
+        }
+        if (word & KEEL_INIT_NEWS)
+            accept_all();
+        bool again;
+        do {
+            again = false;
+            for (unsigned i = 0; i < MAX_CLIENTS; i++) {
+                struct client *c = &clients[i];
+                if (!c->live)
+                    continue;
+                serve(c);
+                if (!c->live)
+                    continue;
+                int a = keel_channel_arm(&c->ch);
+                if (a == 1)
+                    again = true;
+                else if (a < 0)
+                    drop(c, a);
+            }
+        } while (again);
+    }
+}
