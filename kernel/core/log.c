@@ -17,6 +17,13 @@ void console_write(const char *s, size_t n)
 {
     serial_write(s, n);
     vga_write(s, n);
+    fb_write(s, n);
+}
+
+void console_set_colour(uint8_t attr)
+{
+    vga_set_colour(attr);
+    fb_set_colour(attr);
 }
 
 /* klog lines get their newline here; kprintf output is written as given. */

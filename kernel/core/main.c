@@ -80,8 +80,7 @@ static void setup_console(void)
     else if (!mb->has_framebuffer && !mb->efi_boot)
         vga_init(0xb8000, 80, 25);
     else if (mb->has_framebuffer)
-        log_info("console: %ux%u %u-bpp graphics framebuffer; log on serial only", mb->fb.width,
-                 mb->fb.height, mb->fb.bpp);
+        fb_init(&mb->fb); /* a graphics framebuffer: drawn on if usable, else serial only (logged) */
 }
 
 static void setup_memory(void)
@@ -236,6 +235,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
              cpu_enabled.pcid ? (cpu_enabled.invpcid ? "PCID+INVPCID" : "PCID") : "no PCID");
 
     setup_memory();
+    fb_remap(); /* the framebuffer console, if any, moves to a write-combining mapping */
     setup_symbols();
     setup_acpi();
     setup_interrupts();

@@ -1,5 +1,5 @@
 /* The panic screen: what went wrong, the registers, and a symbolised backtrace, on serial and
- * the VGA console. Then halt, or end the emulator in test images. */
+ * the screen (VGA text or the framebuffer console). Then halt, or end the emulator in test images. */
 #include "panic.h"
 #include "arch/cpu.h"
 #include "arch/layout.h"
@@ -52,7 +52,7 @@ static void panic_banner(void)
     }
     if (c)
         c->in_panic = true;
-    vga_set_colour(0x4f);
+    console_set_colour(0x4f);
     kprintf("\n*** KEEL KERNEL PANIC (cpu %u) ***\n", c ? c->index : 0);
 }
 

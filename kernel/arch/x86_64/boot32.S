@@ -18,6 +18,14 @@ mb2_header:
     .balign 8                                 /* module alignment tag: page-aligned modules */
     .short 6, 0
     .long 8
+    .balign 8                                 /* console flags (optional): EGA text supported */
+    .short 4, 1
+    .long 12
+    .long 2
+    .balign 8                                 /* framebuffer (optional), no preferred mode: */
+    .short 5, 1                               /* where the firmware has no text mode (UEFI), */
+    .long 20                                  /* GRUB hands over its graphics framebuffer */
+    .long 0, 0, 0
     .balign 8                                 /* end tag */
     .short 0, 0
     .long 8

@@ -1,7 +1,7 @@
 /* The kernel half of every address space, built once at boot:
  *   DIRECT_MAP_BASE + p  ->  p   for all physical memory (RW, NX, global; 1 GiB or 2 MiB pages)
  *   KERNEL_VMA_BASE + p  ->  p   for the image, 4 KiB pages, text RX, rodata R, data RW+NX
- *   MMIO window               device registers, uncached
+ *   MMIO window               device registers, uncached; the framebuffer, write-combining
  * Kernel-half PML4 slots are filled here (MMIO mappings are boot-time only) and never change
  * afterwards, so each VSpace copies them once and no kernel mapping change needs a shootdown. */
 #include "arch/paging.h"
@@ -99,7 +99,7 @@ void paging_init(struct memmap *boot_memory, uint64_t phys_limit)
     write_cr3(kernel_pml4_phys);
 }
 
-void *paging_map_mmio(uint64_t phys, uint64_t size)
+static void *map_mmio(uint64_t phys, uint64_t size, uint64_t cache)
 {
     uint64_t offset = phys & (PAGE_SIZE - 1);
     uint64_t pages = ALIGN_UP(size + offset, PAGE_SIZE) / PAGE_SIZE;
@@ -107,11 +107,15 @@ void *paging_map_mmio(uint64_t phys, uint64_t size)
         panic("paging: MMIO window exhausted mapping %lx", phys);
     uint64_t va = mmio_next;
     for (uint64_t i = 0; i < pages; i++)
-        map_4k(va + i * PAGE_SIZE, ALIGN_DOWN(phys, PAGE_SIZE) + i * PAGE_SIZE,
-               PTE_W | PTE_CACHE_UC | global_bit | nx_bit);
+        map_4k(va + i * PAGE_SIZE, ALIGN_DOWN(phys, PAGE_SIZE) + i * PAGE_SIZE, PTE_W | cache | global_bit | nx_bit);
     mmio_next += pages * PAGE_SIZE;
     return (void *)(va + offset);
 }
+
+void *paging_map_mmio(uint64_t phys, uint64_t size) { return map_mmio(phys, size, PTE_CACHE_UC); }
+
+/* Without PAT, PWT alone is write-through: still right for a framebuffer, only slower. */
+void *paging_map_mmio_wc(uint64_t phys, uint64_t size) { return map_mmio(phys, size, PTE_CACHE_WC); }
 
 uint64_t paging_kernel_root(void) { return kernel_pml4_phys; }
 uint64_t paging_direct_map_end(void) { return direct_map_end; }

@@ -37,6 +37,8 @@
 void paging_init(struct memmap *boot_memory, uint64_t phys_limit);
 /* Maps device registers uncached into the kernel's MMIO window (boot time only). */
 void *paging_map_mmio(uint64_t phys, uint64_t size);
+/* The same, write-combining: for a framebuffer, whose stores may be merged and reordered. */
+void *paging_map_mmio_wc(uint64_t phys, uint64_t size);
 uint64_t paging_kernel_root(void);
 /* The leaf entry mapping `va` in the kernel's tables (0 if unmapped), for tests and the panic screen. */
 uint64_t paging_kernel_lookup(uint64_t va, unsigned *level);
