@@ -99,9 +99,11 @@ unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool 
     struct percpu *me = this_cpu();
     unsigned sent = 0;
     struct percpu *targets[MAX_CPUS];
-    for (uint32_t i = 0; i < cpus_online; i++) {
+    /* Only the CPUs in the VSpace's set: an unmap in a VSpace used on one CPU costs no loop. */
+    for (uint64_t mask = vs->cpu_mask & ~(1ull << me->index); mask; mask &= mask - 1) {
+        uint32_t i = (uint32_t)__builtin_ctzll(mask);
         struct percpu *c = cpu_get(i);
-        if (c == me || !(vs->cpu_mask & (1ull << i)))
+        if (!c || i >= cpus_online)
             continue;
         /* Not running it now: its TLB is stale by generation and flushes at its next load. */
         bool running = c->current && vspace_of_cap(&c->current->vspace_root.cap) == vs;
