@@ -4,7 +4,9 @@
  * bound to its VSpace, IRQ handlers with a notification), and supervises them: every fault and
  * exit arrives on one endpoint, badged with the process id, and the restart policy decides what
  * happens next. One line is printed per start, exit, crash and restart, and the process table at
- * the end of start-up and whenever a process stops for good. */
+ * the end of start-up and whenever a process stops for good. The calls processes make on their
+ * "init" cap (keel/initsvc.h) are dispatched here and served by broker.c (channels) and
+ * control.c (PS, MEM, CAPS, RUN, KILL, REBOOT). */
 #include "init.h"
 #include <keel/alloc.h>
 #include <keel/bootinfo.h>

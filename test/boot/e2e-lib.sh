@@ -69,7 +69,8 @@ type_keyboard() {
 }
 
 fail=0
-check() { tr -d '\r' <"$log" | grep -aEq -- "$1" || { echo "FAIL: serial output lacks /$1/"; fail=1; }; }
+# (grep -q on a pipe would stop reading early and, under pipefail, fail the pipe with SIGPIPE.)
+check() { grep -aEq -- "$1" < <(tr -d '\r' <"$log") || { echo "FAIL: serial output lacks /$1/"; fail=1; }; }
 check_count() { # check_count REGEX MIN
   local n
   n=$(count "$1")

@@ -28,7 +28,7 @@
  *   the client's doorbells (and init's "client gone") set in the service notification; MR4 the
  *   client's pid. */
 #define KEEL_INIT_ACCEPT 0x50434341ull /* "ACCP" */
-/* Process table row MR0 (from 0; row 0 is init itself, pid 0). Reply: MR0 = 0 or KEEL_INIT_E_NONE; MR1 pid; MR2 state
+/* Process table row MR0 (from 0; row 0 is init itself: pid 0, memory 0, see MEM). Reply: MR0 = 0 or KEEL_INIT_E_NONE; MR1 pid; MR2 state
  * (enum keel_init_proc_state); MR3 restarts used; MR4 restart limit; MR5 memory bytes; MR6..MR9
  * the name (NUL-padded). */
 #define KEEL_INIT_PS 0x53505350ull     /* "PSPS" */
