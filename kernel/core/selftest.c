@@ -200,6 +200,58 @@ static bool test_percpu(void)
     return true;
 }
 
+/* NMI with a foreign GS base at CPL 0, the state between the exit path's swapgs and its iretq
+ * (or at syscall_entry before its swapgs): the handler must find this CPU's block all the same,
+ * and the foreign base must be back afterwards. The NMI is sent to this CPU through its LAPIC,
+ * with interrupts off and nothing in between that uses GS. Rounds: the kernel's own GS base; a
+ * decoy whose self pointer is wrong (a CS-based entry would report the decoy); 0, a typical user
+ * value (a CS-based entry would fault on gs:0). */
+static volatile uint64_t nmi_count;
+static struct percpu *volatile nmi_found_cpu;
+
+static void catch_nmi(struct trap_frame *f)
+{
+    (void)f;
+    nmi_found_cpu = this_cpu();
+    nmi_count++;
+}
+
+static bool nmi_round(uint64_t planted_gs, const char *what)
+{
+    struct percpu *c = this_cpu();
+    uint32_t apic = c->apic_id;
+    uint64_t kernel_gs_swap = rdmsr(MSR_KERNEL_GS_BASE);
+    uint64_t before = nmi_count;
+    nmi_found_cpu = 0;
+    irq_disable();
+    wrmsr(MSR_GS_BASE, planted_gs);
+    lapic_send_nmi(apic);
+    for (uint32_t spin = 0; spin < 50000000 && nmi_count == before; spin++)
+        cpu_relax();
+    uint64_t after = rdmsr(MSR_GS_BASE);
+    wrmsr(MSR_GS_BASE, (uint64_t)c);
+    irq_enable();
+    EXPECT(nmi_count == before + 1, "%s: %lu NMIs arrived, expected 1", what, nmi_count - before);
+    EXPECT(nmi_found_cpu == c, "%s: the handler found per-CPU block %p, not %p", what, (void *)nmi_found_cpu,
+           (void *)c);
+    EXPECT(trap_ist_found_gs_base() == planted_gs, "%s: the entry found GS base %lx, not the planted %lx", what,
+           trap_ist_found_gs_base(), planted_gs);
+    EXPECT(after == planted_gs, "%s: GS base %lx after the NMI, expected %lx back", what, after, planted_gs);
+    EXPECT(rdmsr(MSR_KERNEL_GS_BASE) == kernel_gs_swap, "%s: KERNEL_GS_BASE changed", what);
+    return true;
+}
+
+static bool test_nmi_foreign_gs_base(void)
+{
+    static uint64_t decoy[8];
+    decoy[0] = (uint64_t)decoy; /* gs:0 of the decoy: a self pointer that is not a CPU's */
+    trap_set_handler(VEC_NMI, catch_nmi);
+    bool ok = nmi_round((uint64_t)this_cpu(), "kernel GS base") && nmi_round((uint64_t)decoy, "decoy GS base") &&
+              nmi_round(0, "GS base 0");
+    trap_set_handler(VEC_NMI, 0);
+    return ok;
+}
+
 static void run(const char *name, bool (*fn)(void))
 {
     reason[0] = '\0';
@@ -238,6 +290,7 @@ int selftest_run(void)
     run("acpi_madt", test_acpi_found);
     run("kernel_symbols", test_symbols);
     run("percpu_gdt_tss", test_percpu);
+    run("nmi_foreign_gs_base", test_nmi_foreign_gs_base);
     kprintf("%d passed, %d failed\n", passed, failed);
     return failed;
 }

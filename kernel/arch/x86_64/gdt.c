@@ -44,8 +44,13 @@ static void tss_setup(struct percpu *c, uint64_t kernel_stack_top)
 {
     memset(&c->tss, 0, sizeof c->tss);
     c->tss.rsp[0] = kernel_stack_top;
-    for (int i = 0; i < 3; i++)
-        c->tss.ist[i] = (uint64_t)&c->ist_stacks[i][IST_STACK_SIZE];
+    /* Each IST stack starts 16 bytes below its top (keeping 16-byte alignment); the word at that
+     * start is this CPU's per-CPU pointer, which ist_common (isr.S) loads into GS base. */
+    for (int i = 0; i < 3; i++) {
+        uint64_t top = (uint64_t)&c->ist_stacks[i][IST_STACK_SIZE - IST_PERCPU_RESERVE];
+        *(struct percpu **)top = c;
+        c->tss.ist[i] = top;
+    }
     c->tss.iomap_base = (uint16_t)__builtin_offsetof(struct tss, iomap);
     memset(c->tss.iomap, 0xff, sizeof c->tss.iomap); /* no port is reachable until granted */
 }

@@ -5,7 +5,8 @@
     .code64
 
 
-/* Vectors 8, 10-14, 17, 21, 29 and 30 come with a CPU-pushed error code. */
+/* Vectors 8, 10-14, 17, 21, 29 and 30 come with a CPU-pushed error code. NMI (2), #DF (8) and
+ * #MC (18) run on IST stacks and take ist_common instead of trap_common. */
     .macro stub v
     .balign 16
 isr_\v:
@@ -13,7 +14,11 @@ isr_\v:
     pushq $0
     .endif
     pushq $\v
+    .if \v == 2 || \v == 8 || \v == 18
+    jmp ist_common
+    .else
     jmp trap_common
+    .endif
     .endm
 
     .balign 16
@@ -45,6 +50,40 @@ from_kernel:
     cld
     mov %rsp, %rdi
     call trap_dispatch
+    pop_gprs
+    addq $16, %rsp                          /* vector, error */
+    iretq
+
+/* NMI, #DF and #MC can arrive at any instruction, including where the interrupted CS does not tell
+ * whose GS base is loaded: between the exit path's swapgs and its iretq (CPL 0, the user's GS
+ * base) and at syscall_entry before its swapgs (likewise). So they never swapgs: they save the GS
+ * base as found, load this CPU's per-CPU pointer, which gdt.c stores just above the hardware frame
+ * at the top of each IST stack, run the handler on the IST stack (also when they came from user
+ * mode: the thread's saved context is not touched), and put the saved GS base back. KERNEL_GS_BASE
+ * is never touched, so a pending swapgs still swaps the right values.
+ * Frame: 15 registers + vector + error + 5 hardware words = 22 words below the per-CPU slot. */
+#define MSR_GS_BASE 0xc0000101
+#define IST_PERCPU_SLOT (22 * 8)
+ist_common:
+    push_gprs
+    cld
+    mov $MSR_GS_BASE, %ecx
+    rdmsr
+    shl $32, %rdx
+    or %rax, %rdx
+    mov %rdx, %rbx                          /* GS base as found; RBX survives the call */
+    mov IST_PERCPU_SLOT(%rsp), %rax
+    mov %rax, %rdx
+    shr $32, %rdx
+    wrmsr                                   /* GS base = this CPU's block */
+    mov %rsp, %rdi
+    mov %rbx, %rsi
+    call trap_ist
+    mov $MSR_GS_BASE, %ecx
+    mov %ebx, %eax
+    mov %rbx, %rdx
+    shr $32, %rdx
+    wrmsr                                   /* back to what the interrupted code had */
     pop_gprs
     addq $16, %rsp                          /* vector, error */
     iretq

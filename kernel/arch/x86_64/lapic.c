@@ -61,6 +61,7 @@ uint32_t lapic_id(void) { return rd(REG_ID) >> 24; }
 #define ICR_PENDING (1u << 12)
 #define ICR_LEVEL_ASSERT (1u << 14)
 #define ICR_LEVEL_TRIGGER (1u << 15)
+#define ICR_NMI (4u << 8)
 #define ICR_INIT (5u << 8)
 #define ICR_STARTUP (6u << 8)
 
@@ -73,6 +74,7 @@ static void icr_send(uint32_t apic_id, uint32_t low)
 }
 
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector) { icr_send(apic_id, vector | ICR_LEVEL_ASSERT); }
+void lapic_send_nmi(uint32_t apic_id) { icr_send(apic_id, ICR_NMI | ICR_LEVEL_ASSERT); }
 
 void lapic_start_ap(uint32_t apic_id, uint8_t start_page)
 {

@@ -65,6 +65,32 @@ void trap_describe_error(uint64_t vector, uint64_t error, char *buf, unsigned lo
 
 void trap_set_handler(uint8_t vector, irq_handler_fn fn) { handlers[vector] = fn; }
 
+/* The GS base each CPU's last NMI/#DF/#MC found (the self-test checks it saw its planted value). */
+static uint64_t ist_found_gs[MAX_CPUS];
+
+uint64_t trap_ist_found_gs_base(void) { return ist_found_gs[this_cpu()->index]; }
+
+/* NMI, #DF and #MC, from ist_common (isr.S) on their IST stacks with GS base already this CPU's
+ * block, whatever the interrupted code had loaded (`found_gs`, restored on the way out). They
+ * never touch the interrupted thread's saved context and never schedule: they may have stopped
+ * the kernel anywhere, also halfway into or out of user mode. */
+void trap_ist(struct trap_frame *f, uint64_t found_gs)
+{
+    struct percpu *c = this_cpu();
+    ist_found_gs[c->index] = found_gs;
+    if (handlers[f->vector]) { /* self-tests */
+        handlers[f->vector](f);
+        return;
+    }
+    if (f->vector == VEC_NMI) {
+        /* Nothing in Keel sends NMIs; one from the platform (a hardware error report, a
+         * watchdog, QEMU's "nmi" command) is reported, not fatal. */
+        log_warn("NMI on CPU %u at %016lx in %s mode (ignored)", c->index, f->rip, (f->cs & 3) ? "user" : "kernel");
+        return;
+    }
+    panic_trap(f); /* double fault, machine check */
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
     if (f->vector >= VEC_IRQ_BASE) {

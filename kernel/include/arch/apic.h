@@ -15,6 +15,7 @@ bool pit_wait_us(uint32_t us);
 void lapic_init(uint64_t phys);
 void lapic_init_local(void); /* this CPU's LAPIC registers (the MMIO mapping is shared) */
 void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
+void lapic_send_nmi(uint32_t apic_id); /* delivery mode NMI (the self-test sends itself one) */
 void lapic_start_ap(uint32_t apic_id, uint8_t start_page);
 uint32_t lapic_id(void);
 void lapic_eoi(void);

@@ -9,6 +9,7 @@
 
 #define MAX_CPUS 16
 #define IST_STACK_SIZE 8192
+#define IST_PERCPU_RESERVE 16 /* top of each IST stack: the per-CPU pointer for NMI/#DF/#MC entry */
 #define KERNEL_STACK_SIZE 16384
 
 #define GDT_KERNEL_CODE 0x08

@@ -44,5 +44,8 @@ void trap_dispatch(struct trap_frame *f);
 
 typedef void (*irq_handler_fn)(struct trap_frame *f);
 void trap_set_handler(uint8_t vector, irq_handler_fn fn);
+/* NMI/#DF/#MC entry (isr.S) and the GS base the last one on this CPU interrupted. */
+void trap_ist(struct trap_frame *f, uint64_t found_gs);
+uint64_t trap_ist_found_gs_base(void);
 
 #endif
