@@ -7,6 +7,7 @@
 #include "console.h"
 #include "log.h"
 #include "platform.h"
+#include "smp.h"
 #include "symbols.h"
 
 static void print_symbol(uint64_t addr)
@@ -21,11 +22,17 @@ static void print_symbol(uint64_t addr)
 
 static bool frame_pointer_ok(uint64_t fp)
 {
-    /* Only follow frames inside the kernel image's data (where the stacks are). */
-    return IS_ALIGNED(fp, 8) && fp >= (uint64_t)__data_start && fp + 16 <= (uint64_t)__kernel_end;
+    /* Only follow frames on a stack: the kernel image's data (the boot CPU's stacks, every IST
+     * stack) or this CPU's own kernel stack (an AP's comes from boot memory). */
+    if (!IS_ALIGNED(fp, 8))
+        return false;
+    if (fp >= (uint64_t)__data_start && fp + 16 <= (uint64_t)__kernel_end)
+        return true;
+    struct percpu *c = this_cpu();
+    return c && c->kernel_rsp && fp >= c->kernel_rsp - KERNEL_STACK_SIZE && fp + 16 <= c->kernel_rsp;
 }
 
-static void backtrace(uint64_t rip, uint64_t rbp)
+void panic_backtrace(uint64_t rip, uint64_t rbp)
 {
     kprintf("backtrace:\n");
     if (rip)
@@ -42,16 +49,30 @@ static void backtrace(uint64_t rip, uint64_t rbp)
     }
 }
 
+/* The CPU index + 1 of the CPU reporting a panic (0: none). */
+static uint32_t panic_owner;
+
+bool panic_claim(void)
+{
+    struct percpu *c = this_cpu();
+    uint32_t me = (c ? c->index : 0) + 1, none = 0;
+    return __atomic_compare_exchange_n(&panic_owner, &none, me, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ||
+           none == me;
+}
+
 static void panic_banner(void)
 {
     irq_disable();
     struct percpu *c = this_cpu();
+    if (!panic_claim())
+        platform_halt(); /* another CPU is reporting one: stop here, print nothing */
     if (c && c->in_panic) {
         kprintf("\nnested panic\n");
         platform_exit_on_panic ? platform_exit(EXIT_PANIC) : platform_halt();
     }
     if (c)
         c->in_panic = true;
+    smp_stop_others(); /* the other CPUs halt where they are, so nothing else runs or prints */
     console_set_colour(0x4f);
     kprintf("\n*** KEEL KERNEL PANIC (cpu %u) ***\n", c ? c->index : 0);
 }
@@ -73,7 +94,7 @@ void panic(const char *fmt, ...)
     kvsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     kprintf("%s\n", msg);
-    backtrace(0, (uint64_t)__builtin_frame_address(0)); /* from panic's caller on */
+    panic_backtrace(0, (uint64_t)__builtin_frame_address(0)); /* from panic's caller on */
     panic_end();
 }
 
@@ -96,6 +117,6 @@ void panic_trap(const struct trap_frame *f)
     if (f->cs & 3)
         kprintf("(user-mode frame: no kernel backtrace)\n");
     else
-        backtrace(f->rip, f->rbp);
+        panic_backtrace(f->rip, f->rbp);
     panic_end();
 }

@@ -4,7 +4,9 @@
 #include "arch/trap.h"
 #include "arch/x86.h"
 #include "boot.h"
+#include "log.h"
 #include "panic.h"
+#include "platform.h"
 #include "object/vspace.h"
 #include "sched.h"
 
@@ -22,10 +24,64 @@ static uint64_t watchdog_limit(void)
     return tsc_khz() * boot.options.lockwatch_ms;
 }
 
+/* ---- NMI requests: the only way to reach a CPU with interrupts off ---- */
+
+enum { NMI_NONE, NMI_BACKTRACE, NMI_STOP };
+
+/* Sends `c` an NMI request and waits up to `ms` for its answer; false if none came. */
+static bool nmi_request(struct percpu *c, uint8_t what, uint32_t ms)
+{
+    c->nmi_answered = false;
+    __atomic_store_n(&c->nmi_request, what, __ATOMIC_RELEASE);
+    lapic_send_nmi(c->apic_id);
+    uint64_t start = rdtsc(), limit = tsc_khz() * ms;
+    while (!__atomic_load_n(&c->nmi_answered, __ATOMIC_ACQUIRE))
+        if (rdtsc() - start > limit)
+            return false;
+    return true;
+}
+
+bool smp_nmi(const struct trap_frame *f)
+{
+    struct percpu *c = this_cpu();
+    uint8_t what = __atomic_exchange_n(&c->nmi_request, NMI_NONE, __ATOMIC_ACQ_REL);
+    if (what == NMI_BACKTRACE) {
+        if (f->cs & 3)
+            kprintf("CPU %u was in user mode at %016lx\n", c->index, f->rip);
+        else
+            panic_backtrace(f->rip, f->rbp);
+    }
+    if (what == NMI_NONE)
+        return false;
+    __atomic_store_n(&c->nmi_answered, true, __ATOMIC_RELEASE);
+    if (what == NMI_STOP)
+        platform_halt(); /* NMIs stay blocked: this handler never returns */
+    return true;
+}
+
+void smp_stop_others(void)
+{
+    struct percpu *me = this_cpu();
+    if (!me || cpus_online < 2)
+        return;
+    for (uint32_t i = 0; i < cpus_online; i++) {
+        struct percpu *c = cpu_get(i);
+        if (c && c != me && c->self)
+            nmi_request(c, NMI_STOP, 10);
+    }
+}
+
 static _Noreturn void lock_watchdog_fire(void)
 {
+    if (!panic_claim())
+        platform_halt(); /* another CPU's watchdog (or panic) reports */
     int32_t holder = bkl.holder;
     struct percpu *h = holder >= 0 ? cpu_get((uint32_t)holder) : 0;
+    if (h && h != this_cpu()) {
+        kprintf("\nlock watchdog: CPU %u has held the big kernel lock too long; where it is:\n", h->index);
+        if (!nmi_request(h, NMI_BACKTRACE, 200))
+            kprintf("  (CPU %u did not answer an NMI)\n", h->index);
+    }
     panic("lock watchdog: CPU %u waited over %u ms for the big kernel lock, held by CPU %d (running thread %p)",
           this_cpu()->index, boot.options.lockwatch_ms, holder, h ? (void *)h->current : 0);
 }

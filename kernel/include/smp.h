@@ -53,6 +53,14 @@ void smp_reschedule(uint32_t index);
 /* Answer this CPU's pending request, if any (IPI handler, lock spin). */
 void smp_mailbox(void);
 
+/* NMI requests (they reach a CPU with interrupts off). From the NMI handler: handles this CPU's
+ * pending request, if any (a backtrace of where it was; or stop for good); false if there was
+ * none (the NMI came from elsewhere). */
+struct trap_frame;
+bool smp_nmi(const struct trap_frame *f);
+/* A panic: every other CPU halts where it is (each answers within 10 ms or is left alone). */
+void smp_stop_others(void);
+
 void smp_start_aps(void);
 void smp_prepare(void); /* boot memory for AP stacks and the trampoline page tables */
 

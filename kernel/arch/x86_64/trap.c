@@ -6,6 +6,7 @@
 #include "klib.h"
 #include "log.h"
 #include "panic.h"
+#include "smp.h"
 
 static irq_handler_fn handlers[256];
 
@@ -82,8 +83,10 @@ void trap_ist(struct trap_frame *f, uint64_t found_gs)
         handlers[f->vector](f);
         return;
     }
+    if (f->vector == VEC_NMI && smp_nmi(f))
+        return; /* the kernel's own request: the lock watchdog's backtrace, or a panic's stop */
     if (f->vector == VEC_NMI) {
-        /* Nothing in Keel sends NMIs; one from the platform (a hardware error report, a
+        /* Apart from those, nothing in Keel sends NMIs; one from the platform (a hardware error report, a
          * watchdog, QEMU's "nmi" command) is reported, not fatal. */
         log_warn("NMI on CPU %u at %016lx in %s mode (ignored)", c->index, f->rip, (f->cs & 3) ? "user" : "kernel");
         return;

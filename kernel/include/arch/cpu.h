@@ -80,6 +80,9 @@ struct percpu {
         uint64_t vas[16];
     } mbox;
     bool in_syscall_entry;  /* between the syscall entry and taking the big lock */
+    /* An NMI request (smp.c: a backtrace for the lock watchdog, or stop for a panic) and its answer. */
+    volatile uint8_t nmi_request;
+    volatile bool nmi_answered;
     uint64_t lock_acquired, lock_contended, lazy_flushes;
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
