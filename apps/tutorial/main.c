@@ -71,7 +71,8 @@ static int open_channel(void)
 // tutorial:close
 /* Leave a dead channel: tell init (it unmaps the region and can use it again), clear a "gone"
  * signal that may still be pending in our notification (the next channel may get the same badge
- * bits) and empty the two slots so they can be named in the next OPEN. */
+ * bits; the library would take it for a spurious wake, but why wake for nothing) and empty the
+ * two slots so they can be named in the next OPEN. */
 static void close_channel(void)
 {
     keel_init_close(init_cap, (uint64_t)region);

@@ -434,6 +434,11 @@ static int sleep_once(struct keel_channel *ch)
 {
     ch->stats.waits++;
     int rc = ch->ops.wait(ch->ops.ctx);
+    /* A "peer gone" wake is a hint; the state word is the truth (the supervisor marks the region
+     * before it signals). A gone bit while the state still says OPEN is stale -- left in a
+     * notification shared with, or reused from, an earlier channel -- so the wake is spurious. */
+    if (rc == KEEL_CHANNEL_PEER_GONE && ld_acq(&ch->hdr->state.v) == KEEL_CHANNEL_STATE_OPEN)
+        return 0;
     if (rc) {
         ch->ops_error = rc;
         ch->peer_gone = true;

@@ -858,13 +858,49 @@ TEST(channel_peer_dies_while_sleeping)
     CHECK_EQ_U64(keel_channel_fail_inflight(&p.cl, c, 2), 2);
     pair_free(&p);
 
-    /* the supervisor says so through the notification word instead (wait() -> PEER_GONE) */
+    /* the supervisor marks the region and says so through the notification word (wait() ->
+     * PEER_GONE) */
     CHECK_EQ_U64(pair_open(&p, 2, 2, 0, 0), 0);
     CHECK_EQ_U64(keel_channel_submit_batch(&p.cl, r, 1), 1);
+    CHECK_EQ_U64(keel_channel_region_mark_gone(p.region, KEEL_CHANNEL_SERVER), 0);
     p.d.door[KEEL_CHANNEL_CLIENT].wait_result = KEEL_CHANNEL_PEER_GONE;
     CHECK_EQ_U64(keel_channel_reap_wait(&p.cl, c, 2), (uint64_t)KEEL_CHANNEL_PEER_GONE);
     CHECK_EQ_U64(keel_channel_submit(&p.cl, r), (uint64_t)KEEL_CHANNEL_PEER_GONE);
     CHECK_EQ_U64(keel_channel_fail_inflight(&p.cl, c, 2), 1);
+    pair_free(&p);
+}
+
+/* Hook: the first client wait finds a stale "gone" bit (an earlier channel's, left in a reused
+ * notification) while the server is alive; meanwhile the server completes the request. */
+static void hook_stale_gone(struct fx_doors *d, int side)
+{
+    struct pair *p = d->hook_arg;
+    if (side != KEEL_CHANNEL_CLIENT)
+        return;
+    struct fx_door *me = &d->door[KEEL_CHANNEL_CLIENT];
+    if (me->waits == 1) {
+        struct keel_channel_desc got;
+        CHECK_EQ_U64(keel_channel_pop(&p->sv, &got, 1), 1);
+        CHECK_EQ_U64(keel_channel_complete(&p->sv, &got), 0);
+        me->wait_result = KEEL_CHANNEL_PEER_GONE;
+    } else {
+        me->wait_result = 0;
+    }
+}
+
+TEST(channel_stale_gone_signal_is_spurious)
+{
+    struct pair p;
+    CHECK_EQ_U64(pair_open(&p, 2, 2, 0, 0), 0);
+    struct keel_channel_desc r = req(7, 0, 0, 0), c[2];
+    CHECK_EQ_U64(keel_channel_submit(&p.cl, &r), 0);
+    p.d.hook = hook_stale_gone;
+    p.d.hook_arg = &p;
+    CHECK_EQ_U64(keel_channel_reap_wait(&p.cl, c, 2), 1);
+    CHECK_EQ_U64(c[0].tag, 7);
+    CHECK_EQ_U64(c[0].status, 0);
+    CHECK_EQ_U64(keel_channel_status(&p.cl), 0);
+    CHECK_EQ_U64(p.d.door[KEEL_CHANNEL_CLIENT].hangs, 0);
     pair_free(&p);
 }
 
