@@ -20,6 +20,7 @@
 #include <keel/invoke.h>
 #include <keel/keyboard.h>
 #include <keel/process.h>
+#include <keel/service.h>
 #include <keel/stdio.h>
 #include <keel/string.h>
 #include <keel/syscall.h>
@@ -55,23 +56,21 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
-struct client {
-    bool live;
-    uint64_t bit, pid, va;
-    struct keel_channel ch;
-    struct keel_channel_notifications n;
-    struct keel_channel_ops ops;
+/* What the driver keeps per client, beside the library's table (same index). */
+struct pending {
     struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for keys */
     unsigned npending;
 };
 
-static struct client clients[MAX_CLIENTS];
+static struct keel_service service;
+static struct keel_service_client clients[MAX_CLIENTS];
+static struct pending pend[MAX_CLIENTS];
 static char text[TEXT_SIZE];
 static unsigned text_head, text_tail; /* free-running */
 static struct keel_key_event events[EVENT_SIZE];
 static unsigned ev_head, ev_tail;
 static struct kbd_state kbd;
-static uint64_t svc, irq, init_cap;
+static uint64_t irq;
 
 /* ---- The controller ---- */
 
@@ -153,59 +152,13 @@ static void drain(void)
 
 /* ---- Clients ---- */
 
-static void accept_all(void)
+static void on_connect(struct keel_service *s, struct keel_service_client *c)
 {
-    for (;;) {
-        uint64_t slot;
-        if (keel_slot_alloc(&slot))
-            return;
-        struct keel_msg m = keel_msg_make(KEEL_INIT_ACCEPT, 1);
-        m.mr[0] = slot;
-        if (keel_call(init_cap, &m) || m.mr[0] != 0) {
-            keel_slot_free(slot);
-            return;
-        }
-        uint64_t va = m.mr[1], size = m.mr[2], bit = m.mr[3], pid = keel_msg_get_mr(&m, 4);
-        struct client *c = 0;
-        for (unsigned i = 0; i < MAX_CLIENTS && !c; i++)
-            if (!clients[i].live)
-                c = &clients[i];
-        if (!c) {
-            keel_printf("ps2kbd: too many clients; pid %llu refused\n", (unsigned long long)pid);
-            keel_init_close(init_cap, va);
-            keel_cspace_delete(slot);
-            keel_slot_free(slot);
-            continue;
-        }
-        *c = (struct client){ .live = true, .bit = bit, .pid = pid, .va = va };
-        c->n = (struct keel_channel_notifications){ .signal_cap = slot, .wait_cap = svc };
-        keel_channel_bind_notifications(&c->ops, &c->n);
-        int cerr = keel_channel_attach_server(&c->ch, (void *)va, size, &c->ops);
-        if (cerr) {
-            keel_printf("ps2kbd: attach for pid %llu failed: %s\n", (unsigned long long)pid,
-                        keel_channel_strerror(cerr));
-            c->live = false;
-            keel_init_close(init_cap, va);
-            keel_cspace_delete(slot);
-            keel_slot_free(slot);
-            continue;
-        }
-        keel_printf("ps2kbd: client pid %llu connected\n", (unsigned long long)pid);
-    }
-}
-
-static void drop(struct client *c, int why)
-{
-    keel_printf("ps2kbd: client pid %llu gone (%s)\n", (unsigned long long)c->pid, keel_channel_strerror(why));
-    keel_channel_close(&c->ch);
-    keel_init_close(init_cap, c->va); /* so init can reuse the region and this window */
-    keel_cspace_delete(c->n.signal_cap);
-    keel_slot_free(c->n.signal_cap);
-    c->live = false;
+    pend[keel_service_index(s, c)].npending = 0;
 }
 
 /* Fill one pending READ / READ_EVENTS; false if there is nothing for it yet. */
-static bool fill(struct client *c, struct keel_channel_desc *r)
+static bool fill(struct keel_service_client *c, struct keel_channel_desc *r)
 {
     uint8_t *p = keel_channel_data(&c->ch, r->offset, r->length);
     uint32_t k = 0;
@@ -230,36 +183,37 @@ static bool fill(struct client *c, struct keel_channel_desc *r)
     return true;
 }
 
-static void serve(struct client *c)
+static void serve(struct keel_service *s, struct keel_service_client *c)
 {
+    struct pending *q = &pend[keel_service_index(s, c)];
     struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
     int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
     if (n < 0) {
-        drop(c, n);
+        keel_service_drop(s, c, n);
         return;
     }
     for (int i = 0; i < n; i++) {
         bool read = d[i].opcode == KEEL_KEYBOARD_READ ||
                     (d[i].opcode == KEEL_KEYBOARD_READ_EVENTS && d[i].length >= sizeof(struct keel_key_event));
-        if (read && c->npending < MAX_PENDING) {
-            c->pending[c->npending++] = d[i];
+        if (read && q->npending < MAX_PENDING) {
+            q->pending[q->npending++] = d[i];
             continue;
         }
         d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, too short for an event, or too many */
         d[i].length = 0;
         keel_channel_complete_wait(&c->ch, &d[i], 1);
     }
-    for (unsigned i = 0; i < c->npending;) {
-        struct keel_channel_desc *r = &c->pending[i];
+    for (unsigned i = 0; i < q->npending;) {
+        struct keel_channel_desc *r = &q->pending[i];
         if (!fill(c, r)) {
             i++;
             continue;
         }
         int err = keel_channel_complete_wait(&c->ch, r, 1);
-        memmove(r, r + 1, (c->npending - i - 1) * sizeof *r);
-        c->npending--;
+        memmove(r, r + 1, (q->npending - i - 1) * sizeof *r);
+        q->npending--;
         if (err < 0) {
-            drop(c, err);
+            keel_service_drop(s, c, err);
             return;
         }
     }
@@ -267,10 +221,11 @@ static void serve(struct client *c)
 
 int main(void)
 {
-    svc = keel_startinfo_cap("service");
+    if (keel_service_init(&service, "ps2kbd", clients, MAX_CLIENTS))
+        return 1;
+    service.on_connect = on_connect;
     irq = keel_startinfo_cap("irq1");
-    init_cap = keel_startinfo_cap("init");
-    if (!svc || !irq || !init_cap || !keel_startinfo_cap("ioport0") || !keel_startinfo_cap("ioport1")) {
+    if (!irq || !keel_startinfo_cap("ioport0") || !keel_startinfo_cap("ioport1")) {
         keel_printf("ps2kbd: missing caps (need ioport0 = 0x60, ioport1 = 0x64, irq1, service, init: "
                     "manifest ioports=0x60 ioports=0x64 irq=1 serves=keyboard)\n");
         return 1;
@@ -286,30 +241,11 @@ int main(void)
     drain(); /* the ACK, and keys pressed while the line was masked */
     keel_printf("ps2kbd: PS/2 keyboard driver ready (IRQ %d, scan code set 1)\n", IRQ_LINE);
     for (;;) {
-        uint64_t word = 0;
-        keel_wait(svc, &word);
+        uint64_t word = keel_service_wait(&service); /* also takes new channels */
         if (word & (1ull << IRQ_LINE)) {
             drain();
             keel_irq_handler_ack(irq);
         }
-        if (word & KEEL_INIT_NEWS)
-            accept_all();
-        bool again;
-        do {
-            again = false;
-            for (unsigned i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &clients[i];
-                if (!c->live)
-                    continue;
-                serve(c);
-                if (!c->live)
-                    continue;
-                int a = keel_channel_arm(&c->ch);
-                if (a == 1)
-                    again = true;
-                else if (a < 0)
-                    drop(c, a);
-            }
-        } while (again);
+        keel_service_serve_all(&service, serve);
     }
 }

@@ -15,6 +15,7 @@
 #include <keel/invoke.h>
 #include <keel/process.h>
 #include <keel/serial.h>
+#include <keel/service.h>
 #include <keel/stdio.h>
 #include <keel/string.h>
 #include <keel/syscall.h>
@@ -43,20 +44,18 @@ static inline uint8_t inb(uint16_t port)
     return v;
 }
 
-struct client {
-    bool live;
-    uint64_t bit, pid, va;
-    struct keel_channel ch;
-    struct keel_channel_notifications n;
-    struct keel_channel_ops ops;
+/* What the driver keeps per client, beside the library's table (same index). */
+struct pending {
     struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for input */
     unsigned npending;
 };
 
-static struct client clients[MAX_CLIENTS];
+static struct keel_service service;
+static struct keel_service_client clients[MAX_CLIENTS];
+static struct pending pend[MAX_CLIENTS];
 static uint8_t rx[RX_SIZE];
 static unsigned rx_head, rx_tail; /* free-running */
-static uint64_t svc, irq, init_cap;
+static uint64_t irq;
 static uint64_t rx_bytes, irqs;
 
 static void tx_byte(uint8_t c)
@@ -76,65 +75,19 @@ static void drain_rx(void)
     }
 }
 
-static void accept_all(void)
+static void on_connect(struct keel_service *s, struct keel_service_client *c)
 {
-    for (;;) {
-        uint64_t slot;
-        if (keel_slot_alloc(&slot))
-            return;
-        struct keel_msg m = keel_msg_make(KEEL_INIT_ACCEPT, 1);
-        m.mr[0] = slot;
-        int err = keel_call(init_cap, &m);
-        if (err || m.mr[0] != 0) {
-            keel_slot_free(slot);
-            return;
-        }
-        uint64_t va = m.mr[1], size = m.mr[2], bit = m.mr[3], pid = keel_msg_get_mr(&m, 4);
-        struct client *c = 0;
-        for (unsigned i = 0; i < MAX_CLIENTS && !c; i++)
-            if (!clients[i].live)
-                c = &clients[i];
-        if (!c) {
-            keel_printf("serial: too many clients; pid %llu refused\n", (unsigned long long)pid);
-            keel_init_close(init_cap, va); /* the client sees "peer gone" */
-            keel_cspace_delete(slot);
-            keel_slot_free(slot);
-            continue;
-        }
-        *c = (struct client){ .live = true, .bit = bit, .pid = pid, .va = va };
-        c->n = (struct keel_channel_notifications){ .signal_cap = slot, .wait_cap = svc };
-        keel_channel_bind_notifications(&c->ops, &c->n);
-        int cerr = keel_channel_attach_server(&c->ch, (void *)va, size, &c->ops);
-        if (cerr) {
-            keel_printf("serial: attach for pid %llu failed: %s\n", (unsigned long long)pid,
-                        keel_channel_strerror(cerr));
-            c->live = false;
-            keel_init_close(init_cap, va);
-            keel_cspace_delete(slot);
-            keel_slot_free(slot);
-            continue;
-        }
-        keel_printf("serial: client pid %llu connected\n", (unsigned long long)pid);
-    }
-}
-
-static void drop(struct client *c, int why)
-{
-    keel_printf("serial: client pid %llu gone (%s)\n", (unsigned long long)c->pid, keel_channel_strerror(why));
-    keel_channel_close(&c->ch);
-    keel_init_close(init_cap, c->va); /* so init can reuse the region and this window */
-    keel_cspace_delete(c->n.signal_cap);
-    keel_slot_free(c->n.signal_cap);
-    c->live = false;
+    pend[keel_service_index(s, c)].npending = 0;
 }
 
 /* Serve one client: new requests, then the READs input can satisfy. */
-static void serve(struct client *c)
+static void serve(struct keel_service *s, struct keel_service_client *c)
 {
+    struct pending *q = &pend[keel_service_index(s, c)];
     struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
     int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
     if (n < 0) {
-        drop(c, n);
+        keel_service_drop(s, c, n);
         return;
     }
     for (int i = 0; i < n; i++) {
@@ -145,16 +98,16 @@ static void serve(struct client *c)
             d[i].status = (int32_t)d[i].length;
             d[i].length = 0;
             keel_channel_complete_wait(&c->ch, &d[i], 1);
-        } else if (d[i].opcode == KEEL_SERIAL_READ && c->npending < MAX_PENDING) {
-            c->pending[c->npending++] = d[i];
+        } else if (d[i].opcode == KEEL_SERIAL_READ && q->npending < MAX_PENDING) {
+            q->pending[q->npending++] = d[i];
         } else {
             d[i].status = KEEL_CHANNEL_EINVAL;
             d[i].length = 0;
             keel_channel_complete_wait(&c->ch, &d[i], 1);
         }
     }
-    while (c->npending && rx_head != rx_tail) {
-        struct keel_channel_desc *r = &c->pending[0];
+    while (q->npending && rx_head != rx_tail) {
+        struct keel_channel_desc *r = &q->pending[0];
         uint8_t *p = keel_channel_data(&c->ch, r->offset, r->length);
         uint32_t k = 0;
         while (p && k < r->length && rx_head != rx_tail)
@@ -162,10 +115,10 @@ static void serve(struct client *c)
         r->length = k;
         r->status = (int32_t)k;
         int err = keel_channel_complete_wait(&c->ch, r, 1);
-        memmove(&c->pending[0], &c->pending[1], (c->npending - 1) * sizeof c->pending[0]);
-        c->npending--;
+        memmove(&q->pending[0], &q->pending[1], (q->npending - 1) * sizeof q->pending[0]);
+        q->npending--;
         if (err < 0) {
-            drop(c, err);
+            keel_service_drop(s, c, err);
             return;
         }
     }
@@ -173,10 +126,11 @@ static void serve(struct client *c)
 
 int main(void)
 {
-    svc = keel_startinfo_cap("service");
+    if (keel_service_init(&service, "serial", clients, MAX_CLIENTS))
+        return 1;
+    service.on_connect = on_connect;
     irq = keel_startinfo_cap("irq4");
-    init_cap = keel_startinfo_cap("init");
-    if (!svc || !irq || !init_cap || !keel_startinfo_cap("ioport0")) {
+    if (!irq || !keel_startinfo_cap("ioport0")) {
         keel_printf("serial: missing caps (need ioport0, irq4, service, init: manifest serves=serial)\n");
         return 1;
     }
@@ -191,32 +145,13 @@ int main(void)
         keel_printf("serial: IRQ ack failed: %s\n", keel_strerror(err));
     keel_printf("serial: COM1 driver ready (IRQ %d, RX interrupt driven)\n", IRQ_LINE);
     for (;;) {
-        uint64_t word = 0;
-        keel_wait(svc, &word);
+        uint64_t word = keel_service_wait(&service); /* also takes new channels */
         if (word & (1ull << IRQ_LINE)) {
             irqs++;
             drain_rx();
             keel_irq_handler_ack(irq);
         }
-        if (word & KEEL_INIT_NEWS)
-            accept_all();
         drain_rx(); /* bytes that came while the line was masked */
-        bool again;
-        do {
-            again = false;
-            for (unsigned i = 0; i < MAX_CLIENTS; i++) {
-                struct client *c = &clients[i];
-                if (!c->live)
-                    continue;
-                serve(c);
-                if (!c->live)
-                    continue;
-                int a = keel_channel_arm(&c->ch);
-                if (a == 1)
-                    again = true;
-                else if (a < 0)
-                    drop(c, a);
-            }
-        } while (again);
+        keel_service_serve_all(&service, serve);
     }
 }

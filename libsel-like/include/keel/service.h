@@ -1,0 +1,63 @@
+/* The server side of a channel service under init (servers/init/README.md, "Channel broker";
+ * docs/tutorial.md): taking the channels init opens to us, the client table, dropping a client
+ * that left, and the serve-then-arm loop that lets a busy channel run without doorbells. Every
+ * driver that serves channels (serial, ps2kbd, console, null) is built on it.
+ *
+ * A driver declares a table of clients and, if it keeps state per client, a parallel array
+ * indexed by keel_service_index(). One thread waits on the service notification for everything
+ * (keel_service_wait: news from init, doorbells, "client gone", and the driver's IRQ bits). */
+#ifndef KEEL_SERVICE_H
+#define KEEL_SERVICE_H
+
+#include <keel/channel.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct keel_service_client {
+    bool live;
+    uint64_t pid; /* the client's process id (init's) */
+    uint64_t va;  /* where init mapped the channel in our address space */
+    uint64_t bit; /* the channel's bit in our service notification */
+    struct keel_channel ch;
+    struct keel_channel_notifications n; /* ring the client through n.signal_cap (a slot of ours) */
+    struct keel_channel_ops ops;
+};
+
+struct keel_service;
+typedef void (*keel_service_fn)(struct keel_service *s, struct keel_service_client *c);
+
+struct keel_service {
+    const char *name;     /* the prefix of its log lines, e.g. "serial" */
+    uint64_t init_cap;    /* the caps named "init" and "service" */
+    uint64_t svc;
+    struct keel_service_client *clients;
+    unsigned max_clients;
+    keel_service_fn on_connect; /* optional: reset the driver's state for a new client */
+};
+
+/* Finds the caps "init" and "service" (a manifest line with serves=NAME gives both). Returns 0,
+ * or KEEL_E_INVALID_CAPABILITY after printing which is missing. */
+int keel_service_init(struct keel_service *s, const char *name, struct keel_service_client *clients,
+                      unsigned max_clients);
+/* Waits on the service notification; takes the channels init opened meanwhile (KEEL_INIT_NEWS).
+ * Returns the notification word, for the driver's own bits (IRQ N sets bit N). */
+uint64_t keel_service_wait(struct keel_service *s);
+/* Takes every channel init has opened to us. A client beyond the table, or whose region does not
+ * attach, is refused: init is told at once (KEEL_INIT_CLOSE) and the client sees "peer gone".
+ * Returns how many were taken. */
+unsigned keel_service_accept_all(struct keel_service *s);
+/* The client left or broke the protocol (`why`, a channel error, for the log line): closes our
+ * side, tells init we are done with the channel (it reuses the region and our window), gives back
+ * the doorbell cap and frees the table entry. */
+void keel_service_drop(struct keel_service *s, struct keel_service_client *c, int why);
+/* Calls serve() for every live client, then arms its channel (the client rings on its next
+ * request); when a request raced in after serve() looked, serves again instead of sleeping. A
+ * channel that arm() finds gone is dropped. */
+void keel_service_serve_all(struct keel_service *s, keel_service_fn serve);
+
+static inline unsigned keel_service_index(const struct keel_service *s, const struct keel_service_client *c)
+{
+    return (unsigned)(c - s->clients);
+}
+
+#endif
