@@ -1,10 +1,13 @@
-/* The shell's terminal (io.h). Each service gets one channel (keel/serial.h, keel/keyboard.h: the
- * same READ request shape) with one READ always outstanding; the serial one also carries WRITEs.
+/* The shell's terminal (io.h). Each input service gets one channel (keel/serial.h, keel/keyboard.h:
+ * the same READ request shape) with one READ always outstanding; the serial one also carries
+ * WRITEs, and so does a channel to the console (keel/console.h: the same WRITE request), which
+ * mirrors every byte of output on the screen.
  * init gives a process one notification for all its channels, so one keel_wait covers both
  * devices and init's news. Completions are told apart by their tag. */
 #include "io.h"
 #include <keel/alloc.h>
 #include <keel/channel.h>
+#include <keel/console.h>
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
 #include <keel/keyboard.h>
@@ -36,6 +39,12 @@ static struct conn conns[IO_SOURCES] = {
     [IO_SERIAL] = { .service = KEEL_SERIAL_SERVICE, .read_op = KEEL_SERIAL_READ },
     [IO_KEYBOARD] = { .service = KEEL_KEYBOARD_SERVICE, .read_op = KEEL_KEYBOARD_READ },
 };
+/* Output only: no READ is ever submitted on it. */
+static struct conn console = { .service = KEEL_CONSOLE_SERVICE };
+/* Try to (re)open the console at the next write: set at start and whenever the shell wakes (init's
+ * news of a started server among the reasons), cleared after a failed attempt, so a boot without a
+ * console costs one OPEN call per wake-up, not one per byte. */
+static bool console_retry = true;
 static uint64_t init_cap;
 static uint64_t notif; /* a cap to the shell's client notification, kept across channels */
 
@@ -51,6 +60,11 @@ void io_init(uint64_t cap)
 const char *io_state(enum io_source s)
 {
     return conns[s].connected ? "connected" : "not connected";
+}
+
+const char *io_console_state(void)
+{
+    return console.connected ? "connected" : "not connected";
 }
 
 static void free_slot(uint64_t *slot)
@@ -135,13 +149,13 @@ static bool pump(struct conn *c, bool wait)
     return true;
 }
 
-void io_write(const char *s, size_t len)
+/* Write to one output channel, waiting for the completion (so the data area is free again). */
+static void write_to(struct conn *c, const char *s, size_t len)
 {
-    struct conn *c = &conns[IO_SERIAL];
     int retries = 0;
     while (len && retries < 2) {
         if (!connect(c))
-            return; /* no serial service: nobody to show it to */
+            return; /* no such service: nobody to show it to there */
         size_t chunk = len < OUT_MAX ? len : OUT_MAX;
         memcpy(keel_channel_data(&c->ch, OUT_OFFSET, (uint32_t)chunk), s, chunk);
         struct keel_channel_desc d = { .tag = TAG_WRITE, .opcode = KEEL_SERIAL_WRITE, .offset = OUT_OFFSET,
@@ -160,6 +174,17 @@ void io_write(const char *s, size_t len)
         }
         s += chunk;
         len -= chunk;
+    }
+}
+
+void io_write(const char *s, size_t len)
+{
+    if (!len)
+        return; /* (and keep console_retry for the next real write) */
+    write_to(&conns[IO_SERIAL], s, len);
+    if (console.connected || console_retry) {
+        console_retry = false;
+        write_to(&console, s, len);
     }
 }
 
@@ -203,5 +228,6 @@ size_t io_read(char *buf, size_t max, enum io_source *from)
         }
         uint64_t word;
         keel_wait(notif, &word); /* doorbells, "server gone", or init's news of a started server */
+        console_retry = true;
     }
 }

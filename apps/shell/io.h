@@ -1,8 +1,8 @@
 /* The shell's terminal: input merged from the serial driver's and the keyboard driver's channels,
- * output to the serial driver's. Either service may be missing, die or restart at any time: the
- * shell reopens a channel whenever it wakes and the service is there again (init sets
- * KEEL_INIT_CLIENT_NEWS when a server starts), and output written while there is no serial
- * service is dropped rather than waited for. */
+ * output to the serial driver's and the console's (the screen). Any of them may be missing, die or
+ * restart at any time: the shell reopens a channel whenever it wakes and the service is there
+ * again (init sets KEEL_INIT_CLIENT_NEWS when a server starts), and output written while a service
+ * is missing is dropped there rather than waited for. */
 #ifndef SHELL_IO_H
 #define SHELL_IO_H
 
@@ -17,5 +17,6 @@ size_t io_read(char *buf, size_t max, enum io_source *from);
 void io_write(const char *s, size_t n);
 /* "connected" or "not connected", for the shell's status lines. */
 const char *io_state(enum io_source s);
+const char *io_console_state(void);
 
 #endif

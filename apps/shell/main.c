@@ -207,10 +207,10 @@ int main(void)
         return 1;
     }
     io_init(init_cap);
-    /* keel_printf goes to the kernel console, which is also the screen of QEMU's window: tell a
-     * user looking there where the shell's output is (the serial console; docs in README.md). */
-    keel_printf("shell: ready; type here (PS/2 keyboard) or on the serial console; output is on the serial console\n");
-    say("\nKeel shell. Type 'help'. Input: the serial console and the PS/2 keyboard; output: the serial console.\n"
+    /* keel_printf goes to the kernel log (serial once the console owns the screen). */
+    keel_printf("shell: ready; input from the serial console and the PS/2 keyboard, output to the serial console "
+                "and the screen (console %s)\n", io_console_state());
+    say("\nKeel shell. Type 'help'. In: serial console + PS/2 keyboard. Out: serial console + screen.\n"
         PROMPT);
     for (;;) {
         char in[64];

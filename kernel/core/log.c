@@ -13,11 +13,28 @@ static const char *const level_prefix[] = {
 void log_set_level(enum log_level level) { current_level = level; }
 enum log_level log_get_level(void) { return current_level; }
 
+/* Set once the root task owns the screen; read by every CPU that logs, hence the atomics. */
+static bool screen_released;
+
 void console_write(const char *s, size_t n)
 {
     serial_write(s, n);
+    if (__atomic_load_n(&screen_released, __ATOMIC_ACQUIRE))
+        return;
     vga_write(s, n);
     fb_write(s, n);
+}
+
+void console_release_screen(void) { __atomic_store_n(&screen_released, true, __ATOMIC_RELEASE); }
+
+void console_reclaim_screen(void)
+{
+    if (!__atomic_exchange_n(&screen_released, false, __ATOMIC_ACQ_REL))
+        return;
+    /* Whatever userspace drew is still there, and the kernel's cursor is stale: start on a blank
+     * screen so the panic report is readable from its first line. */
+    vga_clear();
+    fb_clear();
 }
 
 void console_set_colour(uint8_t attr)

@@ -74,6 +74,7 @@ static void panic_banner(void)
         c->in_panic = true;
     smp_stop_others(); /* the other CPUs halt where they are, so nothing else runs or prints */
     console_set_colour(0x4f);
+    console_reclaim_screen(); /* a user console may own it: the panic screen is drawn over it */
     kprintf("\n*** KEEL KERNEL PANIC (cpu %u) ***\n", c ? c->index : 0);
 }
 

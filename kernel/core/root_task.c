@@ -7,6 +7,7 @@
 #include "arch/layout.h"
 #include "arch/paging.h"
 #include "boot.h"
+#include "console.h"
 #include "klib.h"
 #include "log.h"
 #include "object/cdt.h"
@@ -129,6 +130,9 @@ static bool load_segments(struct builder *b, const struct keel_elf_image *img, c
     return true;
 }
 
+/* The screen's pages [base, end), handed out as an Untyped of their own (0, 0: none). */
+static uint64_t screen_base, screen_end;
+
 /* Kernel-owned device pages never handed out as device Untyped. */
 static bool kernel_owns(uint64_t page)
 {
@@ -140,14 +144,16 @@ static bool kernel_owns(uint64_t page)
     return boot.acpi.has_hpet && page == ALIGN_DOWN(boot.acpi.hpet_phys, PAGE_SIZE);
 }
 
-static void add_untyped(struct builder *b, struct keel_bootinfo *bi, uint64_t base, uint64_t end, bool device)
+/* `screen`: this is the screen's own entry, so its pages are not split out of it. */
+static void add_untyped(struct builder *b, struct keel_bootinfo *bi, uint64_t base, uint64_t end, bool device,
+                        bool screen)
 {
     base = ALIGN_UP(base, PAGE_SIZE);
     end = ALIGN_DOWN(end, PAGE_SIZE);
     while (base < end) {
-        /* Split device ranges around the pages the kernel keeps. */
+        /* Split device ranges around the pages the kernel keeps, and the screen (its own entry). */
         uint64_t stop = base;
-        while (stop < end && !(device && kernel_owns(stop)))
+        while (stop < end && !(device && (kernel_owns(stop) || (!screen && stop >= screen_base && stop < screen_end))))
             stop += PAGE_SIZE;
         if (stop > base) {
             if (bi->untyped_count == KEEL_BOOTINFO_MAX_UNTYPED) {
@@ -185,9 +191,69 @@ static void add_device_untyped(struct builder *b, struct keel_bootinfo *bi)
             cursor = ALIGN_UP(covered_end, PAGE_SIZE);
             continue;
         }
-        add_untyped(b, bi, cursor, next_start, true);
+        add_untyped(b, bi, cursor, next_start, true, false);
         cursor = ALIGN_UP(next_start, PAGE_SIZE);
     }
+}
+
+/* The screen the kernel logged on, as described to the root task; false (logged) if there is none
+ * or it cannot be handed out safely. Its range must hold no RAM (it could then also be a RAM
+ * Untyped, or the kernel's) and none of the pages the kernel keeps. */
+static bool describe_screen(struct keel_screen_info *s)
+{
+    uint64_t phys;
+    uint32_t cols, rows;
+    const struct mb2_framebuffer *fb = fb_screen();
+    memset(s, 0, sizeof *s);
+    if (vga_screen(&phys, &cols, &rows)) {
+        *s = (struct keel_screen_info){ .type = KEEL_SCREEN_TEXT, .paddr = phys, .width = cols, .height = rows,
+                                        .pitch = cols * 2, .bpp = 16 };
+    } else if (fb) {
+        *s = (struct keel_screen_info){ .type = KEEL_SCREEN_RGB, .paddr = fb->addr, .width = fb->width,
+                                        .height = fb->height, .pitch = fb->pitch, .bpp = fb->bpp,
+                                        .red_pos = fb->red_pos, .red_size = fb->red_size,
+                                        .green_pos = fb->green_pos, .green_size = fb->green_size,
+                                        .blue_pos = fb->blue_pos, .blue_size = fb->blue_size };
+    } else {
+        return false;
+    }
+    s->size = (uint64_t)s->pitch * s->height;
+    uint64_t base = ALIGN_DOWN(s->paddr, PAGE_SIZE), end = ALIGN_UP(s->paddr + s->size, PAGE_SIZE);
+    const char *why = 0;
+    for (uint32_t i = 0; i < boot.mb.mmap_count && !why; i++) {
+        const struct mb2_region *r = &boot.mb.mmap[i];
+        bool ram = r->type == MB2_MEM_AVAILABLE || r->type == MB2_MEM_ACPI_RECLAIMABLE || r->type == MB2_MEM_NVS;
+        if (ram && r->base < end && base < r->base + r->length)
+            why = "it overlaps RAM in the memory map";
+    }
+    for (uint64_t p = base; p < end && !why; p += PAGE_SIZE)
+        if (kernel_owns(p))
+            why = "it holds a device page the kernel keeps";
+    if (base < virt_to_phys(__kernel_end) && (uint64_t)__kernel_phys_start < end)
+        why = "it overlaps the kernel image";
+    if (why) {
+        log_warn("console: the screen at %#lx+%#lx is not handed to the root task: %s", s->paddr, s->size, why);
+        memset(s, 0, sizeof *s);
+        return false;
+    }
+    screen_base = base;
+    screen_end = end;
+    return true;
+}
+
+static void add_screen_untyped(struct builder *b, struct keel_bootinfo *bi)
+{
+    if (!screen_end)
+        return;
+    uint32_t index = bi->untyped_count;
+    add_untyped(b, bi, screen_base, screen_end, true, true);
+    if (bi->untyped_count != index + 1) { /* no room left in untyped_list (logged) */
+        memset(&bi->screen, 0, sizeof bi->screen);
+        screen_base = screen_end = 0;
+        return;
+    }
+    bi->untyped_list[index].flags = KEEL_UNTYPED_SCREEN;
+    bi->screen.untyped_index = index;
 }
 
 static void fill_bootinfo(struct keel_bootinfo *bi)
@@ -299,8 +365,10 @@ bool root_task_create(void)
     /* From here on the kernel takes no more boot memory: all of it goes to the root task. */
     uint64_t untyped_start = b.next_slot;
     for (uint32_t i = 0; i < boot.memory.count; i++)
-        add_untyped(&b, &info, boot.memory.free[i].base, boot.memory.free[i].end, false);
+        add_untyped(&b, &info, boot.memory.free[i].base, boot.memory.free[i].end, false, false);
+    describe_screen(&info.screen);
     add_device_untyped(&b, &info);
+    add_screen_untyped(&b, &info);
     boot.memory.count = 0;
     info.untyped = (struct keel_slot_range){ untyped_start, b.next_slot };
     info.empty = (struct keel_slot_range){ b.next_slot, 1ull << ROOT_CNODE_RADIX };
@@ -336,5 +404,12 @@ bool root_task_create(void)
     log_info("root task '%s': entry %#lx, %u segments, %lu slots used, %u Untyped (%lu MiB RAM), %u modules",
              mod->cmdline, img.entry, img.segment_count, b.next_slot, info.untyped_count, ram >> 20,
              info.module_count);
+    if (screen_end) {
+        /* From here on the screen is userspace's: the kernel only draws on it again to panic. */
+        log_info("console: the screen (%s %ux%u at %#lx) now belongs to the root task; kernel log on serial only",
+                 info.screen.type == KEEL_SCREEN_TEXT ? "text" : "framebuffer", info.screen.width,
+                 info.screen.height, info.screen.paddr);
+        console_release_screen();
+    }
     return true;
 }

@@ -48,6 +48,7 @@ extern const char *const state_names[];
 /* main.c */
 void own(struct proc *pr, uint64_t slot);
 int map_frame(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, struct proc *pr);
+int map_frame_attr(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, uint64_t attr, struct proc *pr);
 void note(struct proc *pr, const char *fmt, ...) KEEL_PRINTF(2, 3);
 bool start(struct proc *pr);
 /* Tear a running process down (Revoke of its memory; its channels end). */
@@ -63,6 +64,14 @@ int broker_close(struct proc *pr, const struct keel_msg *m);
 void broker_died(struct proc *pr, uint64_t pid);
 /* A server started: tell every client (KEEL_INIT_CLIENT_NEWS). */
 void broker_service_started(const struct proc *srv);
+
+/* screen.c: the screen for the process with caps=screen */
+/* Why this boot's screen cannot be handed out, or NULL if it can. */
+const char *screen_missing(void);
+/* The argument that tells the process the screen's geometry (keel/console.h). */
+void screen_arg(char *buf, size_t size);
+/* Map the screen into the (suspended) process; *what names the failing step. */
+int screen_map(struct proc *pr, const char **what);
 
 /* control.c */
 int control_ps(const struct keel_msg *m, struct keel_msg *r);

@@ -44,8 +44,14 @@ void own(struct proc *pr, uint64_t slot)
  * for init's own VSpace (pr == 0), else from the process's Untyped (they die with it). */
 int map_frame(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, struct proc *pr)
 {
+    return map_frame_attr(frame, vspace, va, access, KEEL_CACHE_WB, pr);
+}
+
+/* The same with a cache attribute (KEEL_CACHE_*): the screen is mapped uncached or write-combining. */
+int map_frame_attr(uint64_t frame, uint64_t vspace, uint64_t va, uint64_t access, uint64_t attr, struct proc *pr)
+{
     for (int tries = 0; tries < 4; tries++) {
-        int err = keel_frame_map(frame, vspace, va, access, KEEL_CACHE_WB);
+        int err = keel_frame_map(frame, vspace, va, access, attr);
         if (err != KEEL_E_MISSING_TABLE)
             return err;
         uint64_t table, type = keel_last_error_detail(0);
@@ -235,6 +241,21 @@ bool start(struct proc *pr)
     free_owned(pr);
     pr->p.pid = ++next_pid;
     const char *what = "";
+    /* caps=screen: the geometry goes in one more argument, and the process starts only once the
+     * screen is mapped (screen.c). */
+    const char *argv[MANIFEST_MAX_ARGS + 1];
+    char screen[160];
+    memcpy(argv, e->argv, e->argc * sizeof argv[0]);
+    if (e->screen && screen_missing()) {
+        pr->state = P_FAILED;
+        note(pr, "cannot start: caps=screen: %s", screen_missing());
+        keel_printf("init: %s: cannot start (line %u): caps=screen: %s\n", e->name, e->line, screen_missing());
+        return false;
+    }
+    if (e->screen) {
+        screen_arg(screen, sizeof screen);
+        argv[e->argc] = screen;
+    }
     int err = make_caps(pr, &cs, &what);
     if (!err) {
         struct keel_process_config cfg = {
@@ -246,13 +267,16 @@ bool start(struct proc *pr)
             .pid = pr->p.pid,
             .priority = e->priority,
             .stack_size = e->stack,
-            .argc = e->argc,
-            .argv = e->argv,
+            .argc = e->argc + (e->screen ? 1 : 0),
+            .argv = argv,
             .cap_count = cs.count,
             .caps = cs.caps,
+            .suspended = e->screen,
         };
         err = keel_process_spawn(&cfg, &pr->p);
         what = pr->p.failed_step ? pr->p.failed_step : "spawn";
+        if (!err && e->screen && ((err = screen_map(pr, &what)) || (what = "start", err = keel_process_start(&pr->p))))
+            keel_process_destroy(&pr->p);
     }
     /* Moved into the child on success; after a failure whatever is left goes. */
     for (unsigned i = 0; i < cs.count; i++)
@@ -266,6 +290,10 @@ bool start(struct proc *pr)
         return false;
     }
     describe_caps(pr, &cs);
+    if (e->screen) {
+        size_t at = strlen(pr->caps);
+        keel_snprintf(pr->caps + at, sizeof pr->caps - at, "%sscreen", at ? " " : "");
+    }
     pr->cap_count = cs.count;
     memcpy(pr->cap_names, cs.names, sizeof cs.names);
     pr->state = P_RUNNING;

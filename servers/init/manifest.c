@@ -212,12 +212,27 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
         }
         memcpy(e->serves, v, strlen(v) + 1);
         return true;
-    case K_CAPS:
-        if (strcmp(v, "debug") != 0) {
-            error(m, e->line, "caps=%s: the only kernel cap init gives is 'debug'", v);
-            return false;
+    case K_CAPS: /* a comma-separated list: debug, screen */
+        for (const char *p = v; *p;) {
+            size_t n = strchr(p, ',') ? (size_t)(strchr(p, ',') - p) : strlen(p);
+            bool *flag = n == 5 && strncmp(p, "debug", 5) == 0    ? &e->debug_cap
+                         : n == 6 && strncmp(p, "screen", 6) == 0 ? &e->screen
+                                                                  : 0;
+            if (!flag) {
+                error(m, e->line, "caps=%s: '%.*s' is not a cap init gives (known: debug, screen)", v, (int)n, p);
+                return false;
+            }
+            if (*flag) {
+                error(m, e->line, "caps=%s: '%.*s' given twice", v, (int)n, p);
+                return false;
+            }
+            *flag = true;
+            p += n;
+            if (*p == ',' && !*++p) {
+                error(m, e->line, "caps=%s: empty name after ','", v);
+                return false;
+            }
         }
-        e->debug_cap = true;
         return true;
     case K_MEM:
         return parse_size(m, e->line, "mem", v, MANIFEST_MIN_MEM, MANIFEST_MAX_MEM, &e->mem);
@@ -282,6 +297,11 @@ static bool check_against(struct manifest *m, const struct manifest_entry *e)
         const struct manifest_entry *o = &m->entries[j];
         if (strcmp(o->name, e->name) == 0) {
             error(m, e->line, "process name '%s' already used on line %u", e->name, o->line);
+            return false;
+        }
+        if (e->screen && o->screen) {
+            error(m, e->line, "caps=screen already given to '%s' (line %u): one process owns the screen", o->name,
+                  o->line);
             return false;
         }
         if (e->serves[0] && strcmp(o->serves, e->serves) == 0) {

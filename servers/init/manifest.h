@@ -40,6 +40,7 @@ struct manifest_entry {
     uint64_t mem, stack;                /* bytes */
     char serves[MANIFEST_NAME_MAX];     /* service name it provides over channels ("" if none) */
     bool debug_cap;                     /* caps=debug: a copy of the kernel's Debug cap */
+    bool screen;                        /* caps=screen: the screen mapped in (one process at most) */
     unsigned argc;
     const char *argv[MANIFEST_MAX_ARGS];/* point into `text` */
     char text[MANIFEST_MAX_LINE];       /* the line's tokens, NUL-separated */

@@ -24,7 +24,7 @@ feed() {
   # The serial driver stopped for good: the shell's output has nowhere to go, its input still comes
   # from the keyboard, and `run serial` typed there brings the console back.
   printf 'kill 2\r'
-  wait_for 'init: serial \(pid 2\) killed by shell \(pid 4\); not restarted' 10
+  wait_for 'init: serial \(pid 2\) killed by shell \(pid 5\); not restarted' 10
   sleep 0.5
   monitor 'sendkey r' 'sendkey u' 'sendkey n' 'sendkey spc' 'sendkey s' 'sendkey e' 'sendkey r' 'sendkey i' \
           'sendkey a' 'sendkey l' 'sendkey ret'
@@ -33,7 +33,7 @@ feed() {
   # The keyboard driver stopped and started again: the shell reopens its channel.
   type_serial 'kill 3'
   type_serial 'run ps2kbd'
-  wait_for 'init: channel [0-9]+: shell \(pid 4\) -> ps2kbd' 10 2
+  wait_for 'init: channel [0-9]+: shell \(pid 5\) -> ps2kbd' 10 2
   sleep 0.3
   type_keyboard 'echo again'
   type_serial 'ps'
@@ -46,7 +46,7 @@ feed | "$here/boot/qemu" --no-build --headless --serial-log "$log" --image keel 
 check 'ps2kbd: PS/2 keyboard driver ready'
 check '^keel> echo Keyboard 42 works$'
 check_count '^Keyboard 42 works$' 2
-check '^kill: pid 2 stopped for good|init: serial \(pid 2\) killed by shell \(pid 4\); not restarted'
+check '^kill: pid 2 stopped for good|init: serial \(pid 2\) killed by shell \(pid 5\); not restarted'
 check '^run: serial started as pid [0-9]+$'
 check '^serial is back$'
 check '^kill: pid 3 stopped for good'

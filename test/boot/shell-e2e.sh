@@ -31,7 +31,7 @@ feed() {
   type_serial 'kill 999'
   type_serial 'kill'
   type_serial 'kill 0'
-  type_serial 'kill 4'
+  type_serial 'kill 5'
   type_serial 'echo hist1'
   printf '\x1b[A\r'; wait_for '^hist1$' 10 2
   local i
@@ -50,7 +50,7 @@ feed | "$here/boot/qemu" --no-build --headless --serial-log "$log" --image keel 
 status=$?
 check '^keel> echo hello   world$'
 check '^hello world$'
-for p in init serial ps2kbd shell; do check "^$p +[0-9]+ running "; done
+for p in init serial ps2kbd console shell; do check "^$p +[0-9]+ running "; done
 check '^hello +1 exited '
 check '^bogus: unknown command; usage: '
 check '^typo$'
@@ -68,10 +68,10 @@ check '^run: nosuchprogram: no such program$'
 check '^kill: pid 999: no such pid$'
 check '^usage: kill PID'
 check '^kill: refused: pid 0 is init$'
-check '^kill: refused: pid 4 is this shell$'
+check '^kill: refused: pid 5 is this shell$'
 check_count '^hist1$' 2
 check_count '^after restart [0-9]$' 7
-check 'init: serial \(pid [0-9]+\) killed by shell \(pid 4\); starting it again'
+check 'init: serial \(pid [0-9]+\) killed by shell \(pid 5\); starting it again'
 # init's free memory after the 2nd and the 7th restart of the serial driver: the same
 mems=$(tr -d '\r' <"$log" | grep -aE '^init: [0-9]+ KiB free' | sed -E 's/^init: ([0-9]+) KiB.*/\1/')
 if [ "$(wc -l <<<"$mems")" -lt 2 ] || [ "$(head -n 1 <<<"$mems")" != "$(tail -n 1 <<<"$mems")" ]; then

@@ -121,6 +121,20 @@ TEST(clashes_between_lines)
     CHECK_EQ_U64(m.count, 1); /* the good line stays */
 }
 
+TEST(caps_lists)
+{
+    CHECK_EQ_U64(parse("console caps=screen\nshell caps=debug\nboth caps=debug,screen\n"), 2);
+    CHECK(m.entries[0].screen && !m.entries[0].debug_cap);
+    CHECK(m.entries[1].debug_cap && !m.entries[1].screen);
+    CHECK_STR_CONTAINS(m.errors[0].msg, "caps=screen already given to 'console' (line 1)");
+    CHECK_EQ_U64(parse("both caps=screen,debug\n"), 1);
+    CHECK(m.entries[0].screen && m.entries[0].debug_cap);
+    CHECK_BAD("b caps=tlb\n", 1, "caps=tlb: 'tlb' is not a cap init gives (known: debug, screen)");
+    CHECK_BAD("b caps=debug,\n", 1, "caps=debug,: empty name after ','");
+    CHECK_BAD("b caps=screen,screen\n", 1, "caps=screen,screen: 'screen' given twice");
+    CHECK_BAD("b caps=,debug\n", 1, "'' is not a cap init gives");
+}
+
 TEST(limits_of_the_file)
 {
     char text[4096] = "";

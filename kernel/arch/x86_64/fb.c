@@ -80,6 +80,14 @@ void fb_remap(void)
 
 bool fb_present(void) { return drawing; }
 
+const struct mb2_framebuffer *fb_screen(void) { return drawing ? &fb_tag : 0; }
+
+void fb_clear(void)
+{
+    if (drawing)
+        fbcon_clear(&con);
+}
+
 void fb_write(const char *s, size_t n)
 {
     if (drawing)

@@ -293,7 +293,7 @@ struct keel_ipc_buffer {
 
 /* ---- Boot information, mapped read-only into the root task -------------------------------- */
 #define KEEL_BOOTINFO_MAGIC 0x4f464e49544f4f42ull /* "BOOTINFO" */
-#define KEEL_BOOTINFO_VERSION 1
+#define KEEL_BOOTINFO_VERSION 2 /* 2: the screen (struct keel_screen_info) */
 #define KEEL_BOOTINFO_MAX_UNTYPED 160
 #define KEEL_BOOTINFO_MAX_MODULES 24
 
@@ -321,7 +321,29 @@ struct keel_untyped_info {
     uint64_t paddr;
     uint64_t size;       /* bytes, a multiple of 4096 */
     uint8_t is_device;
-    uint8_t reserved[7];
+    uint8_t flags;       /* KEEL_UNTYPED_* */
+    uint8_t reserved[6];
+};
+#define KEEL_UNTYPED_SCREEN 1u /* device Untyped: the screen described by keel_bootinfo.screen */
+
+/* The screen the kernel drew its boot log on, handed to the root task as one device Untyped
+ * (untyped_list[untyped_index], flagged KEEL_UNTYPED_SCREEN) once the kernel stops drawing on it.
+ * type KEEL_SCREEN_NONE: no screen (serial-only machine, or a framebuffer the kernel could not use). */
+enum keel_screen_type {
+    KEEL_SCREEN_NONE = 0,
+    KEEL_SCREEN_TEXT = 1, /* VGA text: 2 bytes per cell (character, attribute), width x height cells */
+    KEEL_SCREEN_RGB = 2,  /* linear direct-colour framebuffer, width x height pixels */
+};
+struct keel_screen_info {
+    uint32_t type;          /* enum keel_screen_type */
+    uint32_t untyped_index; /* its entry in untyped_list */
+    uint64_t paddr;         /* first byte of the screen; inside the Untyped, maybe not page-aligned */
+    uint64_t size;          /* pitch * height bytes from paddr, all inside the Untyped */
+    uint32_t width, height; /* pixels (RGB) or character cells (text) */
+    uint32_t pitch;         /* bytes from one pixel row (text row) to the next */
+    uint8_t bpp;            /* bits per pixel: 15, 16, 24 or 32 (RGB); 16 (text) */
+    uint8_t red_pos, red_size, green_pos, green_size, blue_pos, blue_size; /* RGB colour fields */
+    uint8_t reserved;
 };
 
 struct keel_module_info {
@@ -346,7 +368,16 @@ struct keel_bootinfo {
     struct keel_untyped_info untyped_list[KEEL_BOOTINFO_MAX_UNTYPED];
     struct keel_module_info modules[KEEL_BOOTINFO_MAX_MODULES];
     char cmdline[256];
+    /* Appended later; the kernel leaves them 0. A root-like process that init (or another
+     * creator) starts with a BootInfo of its own has KEEL_BOOTINFO_CHILD set: it is not the
+     * machine's root task, so it ends by exiting to its supervisor, not by ending the machine. */
+    uint64_t flags;                 /* KEEL_BOOTINFO_* */
+    uint64_t supervisor;            /* KEEL_BOOTINFO_CHILD: slot of its Write-only cap to the
+                                       supervisor's endpoint (exit message, faults), else 0 */
+    struct keel_screen_info screen; /* version 2 on */
 };
+
+#define KEEL_BOOTINFO_CHILD (1ull << 0) /* a process given a BootInfo, not the root task */
 
 #define KEEL_FEATURE_PCID (1ull << 0)
 #define KEEL_FEATURE_INVPCID (1ull << 1)
