@@ -6,8 +6,13 @@
  * Kernel command line words it reads: icount / noicount (force the unit instead of detecting it),
  * bench=SUBSTRING (run only the groups whose name contains it: syscall, ipc, sched, vspace,
  * channel, smp), iters=N (measured iterations, default and maximum BENCH_ITERS_MAX; fewer for a short
- * instruction trace). The kernel warns that it does not know these words, and goes on. */
+ * instruction trace). The kernel warns that it does not know these words, and goes on.
+ *
+ * init can also run it as a root-like child (the shell's `bench [GROUP]`; its BootInfo then says
+ * KEEL_BOOTINFO_CHILD and carries the command line): it exits with its status instead of ending
+ * the emulator, and prints through the kernel console in debug kernels. */
 #include "bench.h"
+#include <keel/process.h>
 
 uint64_t bench_t[4][BENCH_TOTAL_MAX + 2];
 uint64_t bench_samples[BENCH_TOTAL_MAX];
@@ -440,6 +445,8 @@ static void print_json(const struct bench_result *r)
 
 static _Noreturn void finish(int status)
 {
+    if (keel_bootinfo_is_child(bench_bi)) /* run by init (the shell's bench): exit, the machine runs on */
+        keel_process_exit(status);
     keel_debug_exit(bench_dbg, (uint64_t)status);
     for (;;)
         keel_tcb_suspend(KEEL_SLOT_TCB);
@@ -467,7 +474,12 @@ int main(struct keel_bootinfo *bi)
     if (!bi)
         finish(1);
     bench_bi = bi;
-    bool serial = setup_console();
+    /* As init's root-like child the serial driver owns COM1: print through the kernel's console
+     * (DebugPutChar) when the kernel has one, and only share the UART with the driver when not. */
+    bool child = keel_bootinfo_is_child(bi);
+    bool serial = !(child && keel_bootinfo_has(bi, KEEL_FEATURE_DEBUG_KERNEL)) && setup_console();
+    if (child)
+        keel_printf("keelbench: run by init inside the running system: other processes add noise\n");
     keel_printf("keelbench: console %s\n", serial ? "COM1 (I/O port cap)" : "DebugPutChar");
 
     char forced[8];

@@ -72,6 +72,9 @@ void ktest_skip(const char *why);
 
 /* ---- Helpers (memory comes from the test pool, slots are swept after the test) ---- */
 extern const struct keel_bootinfo *kt_bi;
+/* Run by init as a root-like child inside a live system (KEEL_BOOTINFO_CHILD), not as the root
+ * task: what the system's processes hold (IRQ lines, device ports) may not be ours to take. */
+extern bool kt_child;
 
 int kt_new(uint64_t type, uint64_t size_param, uint64_t *cptr);   /* one object in a fresh slot */
 int kt_slot(uint64_t *slot);                                      /* an empty slot */

@@ -112,7 +112,12 @@ KEEL_TEST(irq_handler_delivers_to_notification)
      * (16550: IER bit 1, MCR OUT2 gates the line): a device interrupt we can cause on demand. */
     uint64_t irq, ntfn, badged, io, gsi;
     ASSERT_OK(kt_slot(&irq));
-    ASSERT_OK(keel_irq_control_get(KEEL_SLOT_IRQ_CONTROL, 4, 0, irq, &gsi));
+    int got = keel_irq_control_get(KEEL_SLOT_IRQ_CONTROL, 4, 0, irq, &gsi);
+    if (got == KEEL_E_REVOKE_FIRST && kt_child) { /* a running system's serial driver has COM1 */
+        ktest_skip("IRQ 4 and COM1 belong to the serial driver of the running system");
+        return;
+    }
+    ASSERT_OK(got);
     EXPECT_EQ(kt_type(irq), KEEL_CAP_IRQ_HANDLER);
     ASSERT_OK(kt_new(KEEL_OBJ_NOTIFICATION, 0, &ntfn));
     ASSERT_OK(kt_mint(ntfn, KEEL_RIGHTS_ALL, 0x40, &badged));

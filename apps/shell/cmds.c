@@ -82,8 +82,8 @@ static void cmd_mem(void)
         say("mem: init did not answer\n");
         return;
     }
-    say("init: %llu KiB free; %llu KiB given to processes\n", (unsigned long long)(m.mr[1] >> 10),
-        (unsigned long long)(m.mr[2] >> 10));
+    say("init: %llu KiB free; %llu KiB given to processes; %llu KiB set aside for test and bench\n",
+        (unsigned long long)(m.mr[1] >> 10), (unsigned long long)(m.mr[2] >> 10), (unsigned long long)(m.mr[3] >> 10));
     const struct keel_startinfo *si = keel_startinfo_get();
     say("shell: stack %llu KiB, %llu free slot(s); serial %s, keyboard %s\n",
         (unsigned long long)((si->stack_top - si->stack_base) >> 10), (unsigned long long)keel_slot_free_count(),
@@ -190,6 +190,42 @@ static void cmd_run(const char *name)
         say("run: %s started as pid %llu\n", name, (unsigned long long)m.mr[1]);
 }
 
+/* `test [FILTER]` and `bench [GROUP]`: init runs keeltest / keelbench as a root-like child (a
+ * BootInfo of its own, copies of init's control caps, the memory init set aside for this) and
+ * answers when it has ended. The shell waits meanwhile, like a foreground job; the program's own
+ * lines come through the kernel console (the serial line in debug kernels), not through us. */
+static void cmd_root_like(const char *cmd, const char *program, const char *key, const char *arg)
+{
+    struct keel_msg m = keel_msg_make(KEEL_INIT_RUN, KEEL_INIT_RUN_CMDLINE_MR + KEEL_INIT_RUN_CMDLINE_WORDS);
+    keel_init_pack_name(&m, 0, program);
+    keel_msg_set_mr(&m, 4, KEEL_INIT_RUN_BOOTINFO | KEEL_INIT_RUN_WAIT);
+    char line[KEEL_INIT_RUN_CMDLINE_WORDS * 8] = { 0 };
+    if (arg)
+        keel_snprintf(line, sizeof line, "%s=%s", key, arg);
+    for (unsigned i = 0; i < KEEL_INIT_RUN_CMDLINE_WORDS; i++) {
+        uint64_t w;
+        memcpy(&w, line + 8 * i, 8);
+        keel_msg_set_mr(&m, KEEL_INIT_RUN_CMDLINE_MR + i, w);
+    }
+    uint64_t err = call_init(&m);
+    if (err == KEEL_INIT_E_BUSY)
+        say("%s: a test or bench run (pid %llu) is still going on: one at a time\n", cmd, (unsigned long long)m.mr[1]);
+    else if (err == KEEL_INIT_E_NO_MEMORY)
+        say("%s: init has no memory set aside for it (see its start-up log)\n", cmd);
+    else if (err)
+        say("%s: %s: %s\n", cmd, program, keel_init_strerror(err));
+    else if (m.mr[3] == KEEL_INIT_ENDED_CRASH)
+        say("%s: %s (pid %llu) crashed (init's log says how)\n", cmd, program, (unsigned long long)m.mr[1]);
+    else if (m.mr[3] == KEEL_INIT_ENDED_KILLED)
+        say("%s: %s (pid %llu) was killed\n", cmd, program, (unsigned long long)m.mr[1]);
+    else if (cmd[0] == 't')
+        say("test: keeltest (pid %llu) exited with status %lld: %s\n", (unsigned long long)m.mr[1],
+            (long long)m.mr[2], m.mr[2] ? "some tests failed (the count, at most 125)" : "all passed");
+    else
+        say("bench: keelbench (pid %llu) exited with status %lld%s\n", (unsigned long long)m.mr[1],
+            (long long)m.mr[2], m.mr[2] ? ": some benchmarks failed" : "");
+}
+
 static void cmd_reboot(void)
 {
     say("reboot: resetting the machine\n");
@@ -199,7 +235,7 @@ static void cmd_reboot(void)
 }
 
 #define USAGE "usage: help | echo ARGS... | ps | mem | tlb | caps PID | run NAME | kill PID | restart PID | " \
-              "history | reboot | test | bench"
+              "history | reboot | test [FILTER] | bench [GROUP]"
 
 void run_line(char *line)
 {
@@ -225,7 +261,8 @@ void run_line(char *line)
             "  run NAME       start a manifest program or a boot module\n"
             "  kill PID       stop a process for good;  restart PID  stop it and start it again\n"
             "  reboot         reset the machine\n"
-            "  test, bench    how to run keeltest and keelbench\n"
+            "  test [FILTER]  run keeltest (the tests whose name contains FILTER) and wait for it\n"
+            "  bench [GROUP]  run keelbench (syscall ipc sched vspace channel smp) and wait for it\n"
             "keys: Up/Down history, Left/Right/Home/End move, Ctrl-U clear, Ctrl-C cancel\n");
     else if (strcmp(c, "echo") == 0) {
         for (int i = 1; i < argc; i++)
@@ -249,15 +286,14 @@ void run_line(char *line)
         one_arg ? cmd_run(argv[1]) : say("usage: run NAME (a manifest name or a boot module, e.g. run hello)\n");
     else if (strcmp(c, "reboot") == 0 && no_arg)
         cmd_reboot();
-    else if ((strcmp(c, "test") == 0 || strcmp(c, "bench") == 0) && no_arg)
-        say("%s: %s runs as the root task of its own image: it needs every kernel capability (all memory, the\n"
-            "control caps) and ends the emulator with its verdict, which no process under init may. Run it with\n"
-            "  boot/qemu --image %s%s\n",
-            c, c[0] == 't' ? "keeltest" : "keelbench", c[0] == 't' ? "keel-test" : "keel-bench",
-            c[0] == 't' ? "      (or: ctest --test-dir build -L boot)" : " --icount  (or: test/bench.sh)");
+    else if (strcmp(c, "test") == 0 && argc <= 2)
+        cmd_root_like("test", "keeltest", "keeltest", one_arg ? argv[1] : 0);
+    else if (strcmp(c, "bench") == 0 && argc <= 2)
+        cmd_root_like("bench", "keelbench", "bench", one_arg ? argv[1] : 0);
+    else if (strcmp(c, "test") == 0 || strcmp(c, "bench") == 0)
+        say("usage: %s\n", c[0] == 't' ? "test [FILTER] (e.g. test cnode)" : "bench [GROUP] (e.g. bench ipc)");
     else if (strcmp(c, "help") == 0 || strcmp(c, "ps") == 0 || strcmp(c, "mem") == 0 || strcmp(c, "tlb") == 0 ||
-             strcmp(c, "history") == 0 || strcmp(c, "reboot") == 0 || strcmp(c, "test") == 0 ||
-             strcmp(c, "bench") == 0)
+             strcmp(c, "history") == 0 || strcmp(c, "reboot") == 0)
         say("%s: takes no arguments; " USAGE "\n", c);
     else
         say("%s: unknown command; " USAGE "\n", c);

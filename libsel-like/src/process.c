@@ -17,7 +17,7 @@
 #define PAGE 4096ull
 #define USER_TOP 0x0000800000000000ull
 #define ROOT_DEPTH KEEL_CSPACE_DEPTH
-#define CHILD_DEPTH KEEL_PROCESS_CNODE_RADIX
+#define CHILD_DEPTH (s->p->cnode_radix) /* its CNode's radix: depth of a slot below it */
 #define SCRATCH_TABLES 16
 #define MAX_FRAMES_RADIX 20
 
@@ -34,6 +34,7 @@ struct spawn {
     uint64_t file_size;
     struct keel_elf_image img;
     uint64_t stack_base, startinfo_va;
+    uint64_t supervisor_slot;         /* in the child's CNode */
     unsigned placed;                  /* caller caps already in the child */
     int temp_holds;                   /* 1 + index of a moved caller cap now in `temp`, or 0 */
     bool ut_ok;                       /* cfg->untyped is a RAM Untyped: failures revoke it */
@@ -219,13 +220,13 @@ static int build_top_page(struct spawn *s)
         .version = KEEL_STARTINFO_VERSION,
         .pid = s->p->pid,
         .ipc_buffer = KEEL_PROCESS_IPC_BUFFER,
-        .cnode_radix = KEEL_PROCESS_CNODE_RADIX,
+        .cnode_radix = s->p->cnode_radix,
         .argc = cfg->argc,
         .argv = (char **)argv_va,
         .stack_base = s->stack_base,
         .stack_top = KEEL_PROCESS_STACK_TOP,
-        .supervisor = cfg->fault_ep ? KEEL_PROCESS_SLOT_SUPERVISOR : 0,
-        .empty = { KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count, 1ull << KEEL_PROCESS_CNODE_RADIX },
+        .supervisor = cfg->fault_ep ? s->supervisor_slot : 0,
+        .empty = { KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count, 1ull << s->p->cnode_radix },
         .cap_count = cfg->cap_count,
     };
     for (unsigned i = 0; i < cfg->cap_count; i++) {
@@ -249,11 +250,17 @@ static int child_page(struct spawn *s, uint64_t va, uint64_t access, uint64_t of
         err = fill_frame(s, s->temp, off, src, n);
     if (!err)
         err = map_page(s, s->temp, s->p->vspace, va, access, true);
-    if (!err) {
-        s->p->pages++;
-        err = keep(s, s->temp);
-    }
-    return err;
+    if (err)
+        return err;
+    s->p->pages++;
+    if (!s->cfg->image_slot)
+        return keep(s, s->temp);
+    /* A root-like child holds its image frames itself, the mapped caps (as the root task does). */
+    uint64_t slot = s->cfg->image_slot + s->p->image_frames;
+    if (slot >= (1ull << CHILD_DEPTH))
+        return KEEL_E_NOT_ENOUGH_MEMORY;
+    s->p->image_frames++;
+    return keel_cnode_move(s->p->cnode, slot, CHILD_DEPTH, 0, s->temp, ROOT_DEPTH);
 }
 
 static int load_segments(struct spawn *s)
@@ -365,7 +372,7 @@ static int configure(struct spawn *s)
         (err = keel_cspace_mint(s->temp2, cfg->fault_ep, KEEL_RIGHT_WRITE, p->pid)))
         return err;
     if ((err = keel_tcb_configure(p->tcb, p->cnode, p->vspace, s->temp, cfg->fault_ep ? s->temp2 : 0,
-                                  KEEL_PROCESS_IPC_BUFFER, 0, 64 - KEEL_PROCESS_CNODE_RADIX)))
+                                  KEEL_PROCESS_IPC_BUFFER, 0, 64 - CHILD_DEPTH)))
         return err;
     uint64_t prio = (uint64_t)cfg->priority;
     if (cfg->priority < 0) {
@@ -379,14 +386,14 @@ static int configure(struct spawn *s)
     const uint64_t c = p->cnode;
     if ((err = keel_cnode_copy(c, KEEL_PROCESS_SLOT_TCB, CHILD_DEPTH, 0, p->tcb, ROOT_DEPTH, KEEL_RIGHTS_ALL)) ||
         (err = keel_cnode_mint_guard(c, KEEL_PROCESS_SLOT_CNODE, CHILD_DEPTH, 0, c, ROOT_DEPTH, KEEL_RIGHTS_ALL, 0,
-                                     64 - KEEL_PROCESS_CNODE_RADIX)) ||
+                                     64 - CHILD_DEPTH)) ||
         (err = keel_cnode_copy(c, KEEL_PROCESS_SLOT_VSPACE, CHILD_DEPTH, 0, p->vspace, ROOT_DEPTH, KEEL_RIGHTS_ALL)) ||
         (err = keel_cnode_copy(c, KEEL_PROCESS_SLOT_IPC_BUFFER, CHILD_DEPTH, 0, s->temp, ROOT_DEPTH, KEEL_RIGHTS_ALL)))
         return err;
     if ((err = keep(s, s->temp)))
         return err;
     if (cfg->fault_ep &&
-        (err = keel_cnode_move(c, KEEL_PROCESS_SLOT_SUPERVISOR, CHILD_DEPTH, 0, s->temp2, ROOT_DEPTH)))
+        (err = keel_cnode_move(c, s->supervisor_slot, CHILD_DEPTH, 0, s->temp2, ROOT_DEPTH)))
         return err;
     return 0;
 }
@@ -409,6 +416,18 @@ static int check_config(const struct keel_process_config *cfg, struct spawn *s)
         (cfg->name && strlen(cfg->name) >= KEEL_PROCESS_NAME_MAX))
         return KEEL_PROCESS_E_BAD_CONFIG;
     s->stack_base = KEEL_PROCESS_STACK_TOP - stack;
+    uint32_t radix = cfg->cnode_radix ? cfg->cnode_radix : KEEL_PROCESS_CNODE_RADIX;
+    uint64_t sup = cfg->supervisor_slot ? cfg->supervisor_slot : KEEL_PROCESS_SLOT_SUPERVISOR;
+    uint64_t slots = 1ull << radix;
+    /* The fixed slots 1-3 and 7, and the given caps from 16, are taken; so is the image range. */
+    bool sup_clash = sup < 4 || sup == KEEL_PROCESS_SLOT_IPC_BUFFER || sup >= slots ||
+                     (sup >= KEEL_PROCESS_SLOT_FIRST_CAP && sup < KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count) ||
+                     (cfg->image_slot && sup >= cfg->image_slot);
+    if (radix < KEEL_PROCESS_CNODE_RADIX || radix > KEEL_CNODE_MAX_RADIX || sup_clash ||
+        (cfg->image_slot && (cfg->image_slot < KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count || cfg->image_slot >= slots)))
+        return KEEL_PROCESS_E_BAD_CONFIG;
+    s->p->cnode_radix = radix;
+    s->supervisor_slot = sup;
     return 0;
 }
 
@@ -443,7 +462,8 @@ int keel_process_spawn(const struct keel_process_config *cfg, struct keel_proces
     struct keel_process *p = out;
     const uint64_t ut = cfg->untyped;
     int err;
-    *p = (struct keel_process){ .untyped = cfg->untyped, .failed_step = "check the configuration" };
+    *p = (struct keel_process){ .untyped = cfg->untyped, .start_arg = cfg->start_arg,
+                                .failed_step = "check the configuration" };
     if ((err = check_config(cfg, &s)))
         return err;
     p->pid = cfg->pid ? cfg->pid : next_pid++;
@@ -478,7 +498,7 @@ int keel_process_spawn(const struct keel_process_config *cfg, struct keel_proces
         s.frames_radix++;
 
     /* Largest alignment first, so little of the Untyped is lost to padding. */
-    STEP("retype the CNode", keel_untyped_retype(ut, KEEL_OBJ_CNODE, KEEL_PROCESS_CNODE_RADIX, 0, 0, p->cnode, 1));
+    STEP("retype the CNode", keel_untyped_retype(ut, KEEL_OBJ_CNODE, p->cnode_radix, 0, 0, p->cnode, 1));
     STEP("retype the frames CNode", keel_untyped_retype(ut, KEEL_OBJ_CNODE, s.frames_radix, 0, 0, p->frames, 1));
     STEP("retype the VSpace", keel_untyped_retype(ut, KEEL_OBJ_PML4, 0, 0, 0, p->vspace, 1));
     STEP("assign an ASID", keel_asid_pool_assign(cfg->asid_pool, p->vspace, &p->asid));
@@ -530,7 +550,7 @@ int keel_process_start(struct keel_process *p)
     struct keel_user_regs r = { 0 };
     r.rip = p->entry;
     r.rsp = p->startinfo;
-    r.rdi = p->startinfo;
+    r.rdi = p->start_arg ? p->start_arg : p->startinfo;
     r.rflags = 0x202;
     int err = keel_tcb_write_registers(p->tcb, true, &r);
     if (!err)

@@ -57,6 +57,8 @@ _Noreturn void keel__crt_start(void *arg, uint64_t initial_sp)
         keel_printf("keel: warning: no valid BootInfo at %p\n", (void *)bi);
 
     int status = main(valid ? bi : NULL);
+    if (valid && keel_bootinfo_is_child(bi))
+        keel_process_exit(status); /* a root-like child: its supervisor learns the status */
     keel_printf("keel: main returned %d\n", status);
     for (;;)
         keel_tcb_suspend(KEEL_SLOT_TCB);
@@ -76,10 +78,12 @@ uint64_t keel_startinfo_cap(const char *name)
 _Noreturn void keel_process_exit(int status)
 {
     const struct keel_startinfo *si = keel__startinfo;
-    if (si && si->supervisor) {
+    /* A root-like child (started with a BootInfo) names its supervisor cap there. */
+    uint64_t sup = si ? si->supervisor : keel_bootinfo_is_child(keel__bootinfo) ? keel__bootinfo->supervisor : 0;
+    if (sup) {
         struct keel_msg m = keel_msg_make(KEEL_PROCESS_MSG_EXIT, 1);
         m.mr[0] = (uint64_t)(int64_t)status;
-        keel_send(si->supervisor, &m);
+        keel_send(sup, &m);
     }
     for (;;)
         keel_tcb_suspend(keel_tls()->tcb);

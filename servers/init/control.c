@@ -50,10 +50,11 @@ int control_mem(struct keel_msg *r)
 {
     uint64_t given = 0;
     for (unsigned i = 0; i < nprocs; i++)
-        if (procs[i].untyped)
+        if (procs[i].untyped && !procs[i].grant) /* root-like runs use the set-aside memory */
             given += procs[i].e->mem;
     keel_msg_set_mr(r, 1, keel_untyped_alloc_bytes_free());
     keel_msg_set_mr(r, 2, given);
+    keel_msg_set_mr(r, 3, grant_reserved());
     return 0;
 }
 
@@ -189,6 +190,7 @@ int control_kill(struct proc *caller, const struct keel_msg *m, struct keel_msg 
         return KEEL_INIT_E_NO_SUCH_PID;
     }
     const char *name = pr->e->name;
+    pr->ended = KEEL_INIT_ENDED_KILLED;
     keel_printf("init: %s (pid %llu) killed by %s (pid %llu)%s\n", name, (unsigned long long)pid, caller->e->name,
                 (unsigned long long)caller->p.pid, again ? "; starting it again" : "; not restarted");
     int err = stop(pr);
@@ -212,12 +214,19 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
         return KEEL_INIT_E_DENIED;
     char name[32];
     keel_init_unpack_name(m, 0, name);
+    /* MR4 and up live in the IPC buffer: read them before any invocation overwrites it. */
+    uint64_t flags = keel_msg_length(m->info) > 4 ? keel_msg_get_mr(m, 4) : 0;
     struct proc *pr = 0;
     for (unsigned i = 0; i < nprocs && !pr; i++)
         if (strcmp(procs[i].e->name, name) == 0)
             pr = &procs[i];
-    if (pr && pr->state == P_RUNNING)
+    if ((flags & KEEL_INIT_RUN_BOOTINFO) || (pr && pr->grant && pr->state != P_RUNNING)) {
+        int err = grant_run(name, m, r, &pr); /* a program run root-like before runs so again */
+        if (err)
+            return err;
+    } else if (pr && pr->state == P_RUNNING) {
         return KEEL_INIT_E_RUNNING;
+    }
     if (!pr) {
         const struct keel_module_info *mod = name[0] ? keel_bootinfo_module(bi, name) : 0;
         if (!mod)
@@ -233,7 +242,7 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
         pr = &procs[nprocs++];
         *pr = (struct proc){ .e = e, .module = mod };
     }
-    if (!pr->untyped) { /* made once per table row, reused by every start of it */
+    if (!pr->untyped && !pr->grant) { /* made once per table row, reused by every start of it */
         int err = keel_alloc_object(KEEL_OBJ_UNTYPED, pr->e->mem, &pr->untyped);
         if (err) {
             pr->untyped = 0;
@@ -242,11 +251,14 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
             return KEEL_INIT_E_NO_MEMORY;
         }
     }
-    keel_printf("init: run %s (asked by %s, pid %llu)\n", name, caller->e->name, (unsigned long long)caller->p.pid);
+    keel_printf("init: run %s%s (asked by %s, pid %llu)\n", name, pr->grant ? " root-like" : "", caller->e->name,
+                (unsigned long long)caller->p.pid);
     pr->restarts = 0;
     if (!start(pr))
         return KEEL_INIT_E_START_FAILED;
     keel_msg_set_mr(r, 1, pr->p.pid);
+    if (flags & KEEL_INIT_RUN_WAIT)
+        return wait_for_end(pr);
     return 0;
 }
 

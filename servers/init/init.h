@@ -38,6 +38,9 @@ struct proc {
     uint32_t windows;       /* channel windows of its address space in use (bit k: window k) */
     uint64_t owned[MAX_OWNED]; /* init slots (tables, notifications) that die with its memory */
     unsigned nowned;
+    bool grant;             /* a root-like run (grant.c): its memory is the set-aside Untyped */
+    int ended;              /* how its last run ended (enum keel_init_ended) */
+    int64_t status;         /* and its exit status */
 };
 
 extern const struct keel_bootinfo *bi;
@@ -53,6 +56,11 @@ void note(struct proc *pr, const char *fmt, ...) KEEL_PRINTF(2, 3);
 bool start(struct proc *pr);
 /* Tear a running process down (Revoke of its memory; its channels end). */
 int stop(struct proc *pr);
+/* Answers that come later: the reply object holding the caller of the call being served (init
+ * receives with another one from then on; 0 if there is none), and giving it back once used. */
+#define INIT_DEFERRED (-1) /* a call's result: no reply now */
+uint64_t take_reply(void);
+void give_back_reply(uint64_t reply);
 void print_table(void);
 struct proc *proc_by_pid(uint64_t pid);
 
@@ -80,5 +88,14 @@ int control_caps(struct proc *caller, const struct keel_msg *m, struct keel_msg 
 int control_kill(struct proc *caller, const struct keel_msg *m, struct keel_msg *r);
 int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *r);
 int control_reboot(struct proc *caller);
+
+/* grant.c: root-like runs (KEEL_INIT_RUN_BOOTINFO) and waiting for a process's end */
+void grant_reserve(void);
+uint64_t grant_reserved(void);
+int grant_run(const char *name, const struct keel_msg *m, struct keel_msg *r, struct proc **out);
+bool grant_start(struct proc *pr, uint64_t fault_ep);
+/* KEEL_INIT_RUN_WAIT: answer the caller when pr ends (returns INIT_DEFERRED) */
+int wait_for_end(struct proc *pr);
+void grant_stopped(struct proc *pr, uint64_t pid);
 
 #endif

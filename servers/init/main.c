@@ -29,7 +29,7 @@ static struct manifest manifest;
 static char manifest_text[MANIFEST_MAX_BYTES + 1];
 struct proc procs[MAX_PROCS];
 unsigned nprocs;
-static uint64_t sup_ep, sup_reply;
+static uint64_t sup_ep, sup_reply, spare_reply;
 static uint64_t next_pid;
 
 /* ---- Reading the manifest module ---- */
@@ -240,6 +240,8 @@ bool start(struct proc *pr)
     struct cap_set cs = { .count = 0 };
     free_owned(pr);
     pr->p.pid = ++next_pid;
+    if (pr->grant) /* a root-like run: grant.c builds it */
+        return grant_start(pr, sup_ep);
     const char *what = "";
     /* caps=screen: the geometry goes in one more argument, and the process starts only once the
      * screen is mapped (screen.c). */
@@ -320,8 +322,24 @@ int stop(struct proc *pr)
     int err = keel_process_destroy(&pr->p);
     free_owned(pr);
     broker_died(pr, pid);
+    grant_stopped(pr, pid);
     pr->p.pid = pid; /* keep showing the last one */
     return err;
+}
+
+uint64_t take_reply(void)
+{
+    if (!spare_reply)
+        return 0;
+    uint64_t held = sup_reply;
+    sup_reply = spare_reply;
+    spare_reply = 0;
+    return held;
+}
+
+void give_back_reply(uint64_t reply)
+{
+    spare_reply = reply;
 }
 
 
@@ -344,6 +362,8 @@ static void serve(struct proc *pr, const struct keel_msg *m)
     case KEEL_INIT_REBOOT: ret = control_reboot(pr); break;
     default: ret = KEEL_INIT_E_BAD_REQUEST; break;
     }
+    if (ret == INIT_DEFERRED)
+        return; /* answered when what it waits for happens */
     r.mr[0] = (uint64_t)ret;
     keel_reply(sup_reply, &r);
 }
@@ -411,6 +431,8 @@ static void handle(struct proc *pr, const struct keel_msg *m)
         describe_fault(m, what, sizeof what);
     keel_printf("init: %s (pid %llu) %s%s\n", e->name, (unsigned long long)pid, exited ? "" : "crashed: ", what);
     note(pr, "%s%s", exited ? "" : "crashed: ", what);
+    pr->ended = exited ? KEEL_INIT_ENDED_EXIT : KEEL_INIT_ENDED_CRASH;
+    pr->status = status;
     int err = stop(pr);
     if (err)
         keel_printf("init: %s: teardown failed: %s\n", e->name, keel_strerror(err));
@@ -510,6 +532,8 @@ int main(struct keel_bootinfo *boot_info)
     int err = keel_alloc_object(KEEL_OBJ_ENDPOINT, 0, &sup_ep);
     if (!err)
         err = keel_alloc_object(KEEL_OBJ_REPLY, 0, &sup_reply);
+    if (!err) /* made now, so that a deferred answer never costs memory later */
+        err = keel_alloc_object(KEEL_OBJ_REPLY, 0, &spare_reply);
     if (err) {
         keel_printf("init: cannot make the supervision endpoint: %s\n", keel_strerror(err));
         return 1;
@@ -526,6 +550,7 @@ int main(struct keel_bootinfo *boot_info)
         }
         start(pr);
     }
+    grant_reserve();
     keel_printf("init: start-up done\n");
     print_table();
     supervise();

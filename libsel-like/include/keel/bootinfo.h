@@ -29,6 +29,13 @@ static inline uint64_t keel_bootinfo_guard_bits(const struct keel_bootinfo *bi)
 {
     return 64 - bi->cnode_radix;
 }
+/* A process started with a BootInfo of its own (KEEL_BOOTINFO_CHILD): it has the root task's
+ * slot layout but only what its creator gave it, and it ends by exiting (main's return value goes
+ * to bi->supervisor as the exit status), never by ending the machine. */
+static inline bool keel_bootinfo_is_child(const struct keel_bootinfo *bi)
+{
+    return bi && (bi->flags & KEEL_BOOTINFO_CHILD) != 0;
+}
 /* The module called `name`, or NULL. */
 const struct keel_module_info *keel_bootinfo_module(const struct keel_bootinfo *bi, const char *name);
 /* Index of the largest RAM (non-device) untyped, or -1 if there is none. */

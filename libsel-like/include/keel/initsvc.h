@@ -32,7 +32,8 @@
  * (enum keel_init_proc_state); MR3 restarts used; MR4 restart limit; MR5 memory bytes; MR6..MR9
  * the name (NUL-padded). */
 #define KEEL_INIT_PS 0x53505350ull     /* "PSPS" */
-/* Memory. Reply: MR0 = 0; MR1 bytes free in init's untyped; MR2 bytes given to processes. */
+/* Memory. Reply: MR0 = 0; MR1 bytes free in init's untyped; MR2 bytes given to processes; MR3
+ * bytes init set aside at start-up for root-like runs (KEEL_INIT_RUN_BOOTINFO), used or not. */
 #define KEEL_INIT_MEM 0x494d454dull    /* "MEMI" */
 
 /* Either side of a channel: done with it. MR0 the region's address in the caller. init unmaps it
@@ -58,6 +59,19 @@
  * Reply: MR0 = 0 or E_NO_PROGRAM, E_RUNNING, E_TOO_MANY (process table full), E_START_FAILED;
  * MR1 its pid. */
 #define KEEL_INIT_RUN 0x504e5552ull    /* "RUNP" */
+/* RUN's MR4 flags (MR4 absent or 0: as above).
+ *   KEEL_INIT_RUN_BOOTINFO: start the boot module as a root-like child: a BootInfo of its own
+ *     (KEEL_BOOTINFO_CHILD) and copies of init's control caps at the root task's slots, an Untyped
+ *     from the memory init set aside for this, read-only frames of the boot modules; MR5..MR20
+ *     its BootInfo command line (NUL-padded, up to 127 bytes). One such run at a time: another
+ *     gets E_BUSY. servers/init/README.md, "Root-like runs", lists what it gets.
+ *   KEEL_INIT_RUN_WAIT: reply only when the process has ended: MR1 pid, MR2 its exit status
+ *     (0 when it crashed or was killed), MR3 how it ended (KEEL_INIT_ENDED_*). */
+#define KEEL_INIT_RUN_BOOTINFO 1ull
+#define KEEL_INIT_RUN_WAIT 2ull
+#define KEEL_INIT_RUN_CMDLINE_MR 5
+#define KEEL_INIT_RUN_CMDLINE_WORDS 16
+enum keel_init_ended { KEEL_INIT_ENDED_EXIT = 0, KEEL_INIT_ENDED_CRASH = 1, KEEL_INIT_ENDED_KILLED = 2 };
 /* A process's capabilities: MR0 pid (0 = init), MR1 the first slot to look at. Reply: MR0 = 0,
  * E_NO_SUCH_PID, E_NOT_RUNNING or E_NONE (no occupied slot from there on); MR1 the first occupied
  * slot >= MR1; MR2 its type (enum keel_cap_type); MR3 rights; MR4 its data word (badge, CNode
@@ -85,6 +99,7 @@ enum keel_init_error {
     KEEL_INIT_E_START_FAILED = 12,/* the spawn failed (init's log says which step) */
     KEEL_INIT_E_DENIED = 13,      /* the caller may not make that call (no caps=debug) */
     KEEL_INIT_E_FAILED = 14,      /* REBOOT: the machine did not reset */
+    KEEL_INIT_E_BUSY = 15,        /* RUN_BOOTINFO: a root-like run is going on (one at a time) */
 };
 
 /* Text for the codes above ("ok" for 0). */
@@ -93,7 +108,8 @@ static inline const char *keel_init_strerror(uint64_t e)
     static const char *const names[] = { "ok", "no such service", "out of memory", "bad slot",
                                          "too many", "none", "bad request", "no such pid",
                                          "refused", "not running", "no such program",
-                                         "already running", "start failed", "denied", "failed" };
+                                         "already running", "start failed", "denied", "failed",
+                                         "busy" };
     return e < sizeof names / sizeof names[0] ? names[e] : "unknown error";
 }
 

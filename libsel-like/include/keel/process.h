@@ -156,6 +156,16 @@ struct keel_process_config {
     const struct keel_process_cap *caps;   /* to slots KEEL_PROCESS_SLOT_FIRST_CAP + i */
     bool suspended;                        /* build it but do not start it (keel_process_start) */
     uint64_t scratch_va;                   /* 0: KEEL_PROCESS_SCRATCH_VA */
+    /* For a root-like child (one its creator gives a BootInfo of its own, see servers/init):
+     * 0 in each keeps the usual process. */
+    uint32_t cnode_radix;                  /* its CNode's size, KEEL_PROCESS_CNODE_RADIX..20 */
+    uint64_t supervisor_slot;              /* where the supervisor cap goes (KEEL_PROCESS_SLOT_SUPERVISOR) */
+    uint64_t image_slot;                   /* non-zero: the frames of its segments and stack are
+                                              moved to its own CNode from this slot on (the
+                                              mapped caps, as a root task has its image frames),
+                                              not kept out of its reach; keel_process.image_frames
+                                              says how many */
+    uint64_t start_arg;                    /* non-zero: RDI at start instead of the startinfo */
 };
 
 enum keel_process_state {
@@ -177,6 +187,9 @@ struct keel_process {
     uint64_t tables;        /* paging structures made for it */
     uint64_t bytes;         /* the Untyped's watermark after the spawn */
     uint64_t asid;
+    uint32_t cnode_radix;   /* its CNode has 2^cnode_radix slots */
+    uint64_t image_frames;  /* cfg->image_slot: frames moved to its CNode from there */
+    uint64_t start_arg;     /* RDI at start (0: the startinfo's address) */
     const char *failed_step; /* after an error: what spawn was doing (static text) */
 };
 
