@@ -365,3 +365,78 @@ KEEL_TEST(panic_lock_watchdog)
     keel_yield(); /* waits for the lock: the watchdog ends this boot here */
     EXPECT_TRUE(!"the lock watchdog did not fire");
 }
+
+/* I/O port caps on several CPUs: Bind opens the range, and Delete closes it, on every CPU that
+ * holds the VSpace's ranges, before the invocation returns -- not only on the calling CPU. */
+struct io_spin {
+    volatile int phase; /* 1: touch the port once (bound); 2: touch it again (deleted) */
+    volatile int done;
+    volatile uint8_t value;
+};
+
+static inline void io_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint8_t io_inb(uint16_t port)
+{
+    uint8_t v;
+    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+#define SMP_IO_PORT 0x3ff /* COM1's scratch register */
+
+static void io_spinner(void *arg)
+{
+    struct io_spin *s = arg;
+    while (s->phase == 0)
+        __builtin_ia32_pause();
+    io_outb(SMP_IO_PORT, 0x5a);
+    s->value = io_inb(SMP_IO_PORT);
+    s->done = 1;
+    while (s->phase == 1)
+        __builtin_ia32_pause();
+    io_outb(SMP_IO_PORT, 0x33); /* must fault: the cap is gone */
+    s->done = 2;
+}
+
+static uint8_t io_spin_stack[8192] __attribute__((aligned(16)));
+static struct keel_thread io_spin_thread;
+
+KEEL_TEST(smp_ioport_bind_and_delete_reach_other_cpus)
+{
+    if (!need_cpus(2))
+        return;
+    uint64_t io, ep, reply;
+    ASSERT_OK(kt_slot(&io));
+    ASSERT_OK(keel_ioport_control_issue(KEEL_SLOT_IOPORT_CONTROL, SMP_IO_PORT, SMP_IO_PORT, io));
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &ep));
+    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
+    static struct io_spin s;
+    s = (struct io_spin){ 0 };
+    struct keel_thread_config cfg = {
+        .entry = io_spinner, .arg = &s, .stack_top = io_spin_stack + sizeof io_spin_stack,
+        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
+    };
+    ASSERT_OK(keel_thread_create(&io_spin_thread, &cfg));
+    ASSERT_OK(keel_tcb_set_affinity(io_spin_thread.tcb, 1));
+    ASSERT_OK(keel_thread_start(&io_spin_thread));
+    ASSERT_TRUE(kt_wait_state(io_spin_thread.tcb, KEEL_THREAD_RUNNING));
+    for (volatile int i = 0; i < 20000; i++) /* let CPU 1 load our VSpace (and its port bitmap) */
+        ;
+    ASSERT_OK(keel_ioport_bind(io, VS)); /* from CPU 0, while CPU 1 runs a thread of VS */
+    s.phase = 1;
+    ASSERT_TRUE(kt_wait_flag(&s.done));
+    EXPECT_EQ(s.value, 0x5a); /* CPU 1 could use the port at once: no fault */
+    ASSERT_OK(keel_cspace_delete(io));
+    s.phase = 2;
+    struct keel_msg m = keel_msg_make(0, 0);
+    int got = KEEL_E_WOULD_BLOCK;
+    for (uint64_t t0 = kt_now(); got == KEEL_E_WOULD_BLOCK && kt_patient(t0);) {
+        m = keel_msg_make(0, 0);
+        got = keel_nbrecv(ep, reply, &m);
+    }
+    EXPECT_OK(got);
+    EXPECT_EQ(keel_msg_label(m.info), KEEL_FAULT_EXCEPTION);
+    EXPECT_EQ(m.mr[1], 13); /* #GP on CPU 1: the port closed there when Delete returned */
+    EXPECT_EQ(s.done, 1);
+    keel_tcb_suspend(io_spin_thread.tcb);
+}

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "panic.h"
 #include "platform.h"
+#include "object/irq.h"
 #include "object/vspace.h"
 #include "sched.h"
 
@@ -102,7 +103,7 @@ void bkl_wait(uint32_t ticket, bool in_syscall)
     c->in_syscall_entry = false;
 }
 
-enum { MBOX_FLUSH = 1, MBOX_EVICT = 2, MBOX_FORGET = 3 };
+enum { MBOX_FLUSH = 1, MBOX_EVICT = 2, MBOX_FORGET = 3, MBOX_IOPORT = 4 };
 
 void smp_mailbox(void)
 {
@@ -115,6 +116,8 @@ void smp_mailbox(void)
         vspace_flush_local(c->mbox.vs, c->mbox.n <= MBOX_MAX_PAGES ? c->mbox.vas : 0, c->mbox.n);
     } else if (c->mbox.kind == MBOX_FORGET) {
         vspace_forget_local(c->mbox.vs);
+    } else if (c->mbox.kind == MBOX_IOPORT) {
+        ioport_update_local(c->mbox.vs, (uint16_t)c->mbox.vas[0], (uint16_t)c->mbox.vas[1], c->mbox.n != 0);
     } else if (c->mbox.kind == MBOX_EVICT && c->current == c->mbox.evict) {
         struct tcb *t = c->current;
         /* Caught between its syscall and the lock: it will issue the syscall again. */
@@ -135,7 +138,7 @@ static void post(struct percpu *target, uint8_t kind)
     lapic_send_ipi(target->apic_id, VEC_IPI_SHOOTDOWN);
 }
 
-static const char *const mbox_names[] = { "?", "flush", "evict", "forget" };
+static const char *const mbox_names[] = { "?", "flush", "evict", "forget", "I/O port" };
 
 static void wait_answered(struct percpu *target)
 {
@@ -146,7 +149,7 @@ static void wait_answered(struct percpu *target)
         if (limit && rdtsc() - start > limit)
             panic("lock watchdog: CPU %u waited over %u ms for CPU %u to answer a %s request (it runs thread %p)",
                   this_cpu()->index, boot.options.lockwatch_ms, target->index,
-                  mbox_names[target->mbox.kind < 4 ? target->mbox.kind : 0], (void *)target->current);
+                  mbox_names[target->mbox.kind < 5 ? target->mbox.kind : 0], (void *)target->current);
     }
 }
 
@@ -187,6 +190,22 @@ void smp_forget_vspace(struct vspace *vs)
             continue;
         c->mbox.vs = vs;
         post(c, MBOX_FORGET);
+        wait_answered(c);
+    }
+}
+
+void smp_ioport_update(struct vspace *vs, uint16_t first, uint16_t last, bool open)
+{
+    struct percpu *me = this_cpu();
+    for (uint32_t i = 0; i < cpus_online; i++) {
+        struct percpu *c = cpu_get(i);
+        if (c == me || c->io_vspace != vs)
+            continue;
+        c->mbox.vs = vs;
+        c->mbox.vas[0] = first;
+        c->mbox.vas[1] = last;
+        c->mbox.n = open;
+        post(c, MBOX_IOPORT);
         wait_answered(c);
     }
 }

@@ -46,6 +46,9 @@ struct vspace;
 unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool all);
 /* Every other CPU that has `vs` loaded or holds a PCID for it lets go of it (before it dies). */
 void smp_forget_vspace(struct vspace *vs);
+/* Every other CPU whose I/O bitmap holds vs's ranges opens or closes [first, last] (then reopens
+ * what vs still grants), waiting until they have. */
+void smp_ioport_update(struct vspace *vs, uint16_t first, uint16_t last, bool open);
 /* `t` runs on another CPU: make that CPU drop it (saving its state) before returning. */
 void smp_evict(struct tcb *t);
 /* Ask CPU `index` to run its scheduler soon. */

@@ -1,13 +1,15 @@
 /* I/O ports without a syscall per access: an IOPort cap (a port range) is bound to a VSpace, and
  * while a thread of that VSpace runs, the range is open in the CPU's I/O permission bitmap (in
  * the TSS), so the driver uses in/out directly. The bitmap is rewritten only when the running
- * VSpace's ranges differ from the ones already open. Unbinding or deleting the cap closes the
- * range at once on this CPU; a thread touching a closed port takes #GP, which becomes a fault. */
+ * VSpace's ranges differ from the ones already open. Binding opens, and unbinding or deleting the
+ * cap closes, the range at once on every CPU that holds the VSpace's ranges; a thread touching a
+ * closed port takes #GP, which becomes a fault. */
 #include "object/irq.h"
 #include "arch/cpu.h"
 #include "klib.h"
 #include "object/cdt.h"
 #include "object/vspace.h"
+#include "smp.h"
 
 static void set_range(struct percpu *c, uint16_t first, uint16_t last, bool open)
 {
@@ -77,6 +79,28 @@ int ioport_control_invoke(struct invocation *inv)
     return 0;
 }
 
+/* `vs`'s ranges changed by [first, last] (opened or closed): bring this CPU's bitmap in line if
+ * it holds vs's ranges. A closed range may overlap one another cap still grants, so closing
+ * closes the range and then reopens everything vs still has. */
+void ioport_update_local(struct vspace *vs, uint16_t first, uint16_t last, bool open)
+{
+    struct percpu *cpu = this_cpu();
+    if (cpu->io_vspace != vs)
+        return;
+    set_range(cpu, first, last, open);
+    if (!open)
+        apply(cpu, vs, true);
+}
+
+/* Every CPU whose bitmap holds vs's ranges follows at once: this one directly, the others through
+ * their mailbox (smp_ioport_update waits for them), so a thread of vs running on another CPU can
+ * use a port the moment Bind returns, and cannot once Unbind or Delete has returned. */
+static void update_everywhere(struct vspace *vs, uint16_t first, uint16_t last, bool open)
+{
+    ioport_update_local(vs, first, last, open);
+    smp_ioport_update(vs, first, last, open);
+}
+
 static void unbind(struct cap *c)
 {
     struct vspace *vs = (c->flags & CAP_FLAG_MAPPED) ? asid_lookup((uint32_t)c->word2) : 0;
@@ -84,17 +108,12 @@ static void unbind(struct cap *c)
     c->word2 = 0;
     if (!vs)
         return;
-    struct percpu *cpu = this_cpu();
-    bool live = cpu->io_vspace == vs;
-    if (live)
-        apply(cpu, vs, false); /* close all, then reopen what other caps still grant */
     for (uint32_t i = 0; i < vs->io_count; i++)
         if (vs->io[i].first == c->obj && vs->io[i].last == c->word1) {
             vs->io[i] = vs->io[--vs->io_count];
             break;
         }
-    if (live)
-        apply(cpu, vs, true);
+    update_everywhere(vs, (uint16_t)c->obj, (uint16_t)c->word1, false);
 }
 
 void ioport_cap_deleted(struct cap *c)
@@ -123,8 +142,7 @@ int ioport_invoke(struct invocation *inv)
         vs->io_count++;
         c->flags |= CAP_FLAG_MAPPED;
         c->word2 = vs->asid;
-        if (this_cpu()->io_vspace == vs)
-            set_range(this_cpu(), (uint16_t)c->obj, (uint16_t)c->word1, true);
+        update_everywhere(vs, (uint16_t)c->obj, (uint16_t)c->word1, true);
         return 0;
     }
     case KEEL_IOPORT_UNBIND:

@@ -19,5 +19,7 @@ void ioport_cap_deleted(struct cap *c);
 struct vspace;
 void ioport_switch(struct vspace *vs);
 void ioport_vspace_gone(struct vspace *vs);
+/* This CPU's I/O bitmap follows a change of vs's ranges (from the mailbox, smp.c). */
+void ioport_update_local(struct vspace *vs, uint16_t first, uint16_t last, bool open);
 
 #endif
