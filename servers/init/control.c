@@ -145,14 +145,16 @@ int control_caps(struct proc *caller, const struct keel_msg *m, struct keel_msg 
     }
     if (!scratch && keel_slot_alloc(&scratch))
         return KEEL_INIT_E_NO_MEMORY;
-    for (uint64_t s = from; s < (1ull << KEEL_PROCESS_CNODE_RADIX); s++) {
+    uint32_t radix = pr->p.cnode_radix; /* a root-like run's CNode is larger */
+    for (uint64_t s = from; s < (1ull << radix); s++) {
         const char *name = s == KEEL_PROCESS_SLOT_TCB ? "tcb" : s == KEEL_PROCESS_SLOT_CNODE ? "cnode"
                          : s == KEEL_PROCESS_SLOT_VSPACE ? "vspace" : s == KEEL_PROCESS_SLOT_IPC_BUFFER ? "ipc-buffer"
                          : s == KEEL_PROCESS_SLOT_SUPERVISOR ? "supervisor" : "";
-        if (s >= KEEL_PROCESS_SLOT_FIRST_CAP && s - KEEL_PROCESS_SLOT_FIRST_CAP < pr->cap_count)
+        if (pr->grant)
+            name = grant_slot_name(s);
+        else if (s >= KEEL_PROCESS_SLOT_FIRST_CAP && s - KEEL_PROCESS_SLOT_FIRST_CAP < pr->cap_count)
             name = pr->cap_names[s - KEEL_PROCESS_SLOT_FIRST_CAP];
-        int err = keel_cnode_copy(KEEL_SLOT_CNODE, scratch, KEEL_CSPACE_DEPTH, pr->p.cnode, s,
-                                  KEEL_PROCESS_CNODE_RADIX, KEEL_RIGHTS_ALL);
+        int err = keel_cnode_copy(KEEL_SLOT_CNODE, scratch, KEEL_CSPACE_DEPTH, pr->p.cnode, s, radix, KEEL_RIGHTS_ALL);
         if (err == KEEL_E_FAILED_LOOKUP)
             continue; /* empty */
         struct keel_cap_identity id = { .type = KEEL_CAP_NULL };

@@ -313,3 +313,19 @@ void grant_stopped(struct proc *pr, uint64_t pid)
     give_back_reply(waiter_reply);
     waiter_reply = waiter_pid = 0;
 }
+
+const char *grant_slot_name(uint64_t s)
+{
+    static const char *const fixed[] = { "", "tcb", "cnode", "vspace", "irq-control", "asid-control",
+                                         "ioport-control", "ipc-buffer", "bootinfo", "debug", "asid-pool",
+                                         "supervisor" };
+    if (s < sizeof fixed / sizeof fixed[0])
+        return fixed[s];
+    if (s == GRANT_SLOT_UNTYPED)
+        return "untyped";
+    if (s >= cbi.module_frames.start && s < cbi.module_frames.end)
+        return "module frame";
+    if (s >= cbi.image_frames.start && s < cbi.image_frames.end)
+        return "image frame";
+    return "";
+}

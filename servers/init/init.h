@@ -97,5 +97,7 @@ bool grant_start(struct proc *pr, uint64_t fault_ep);
 /* KEEL_INIT_RUN_WAIT: answer the caller when pr ends (returns INIT_DEFERRED) */
 int wait_for_end(struct proc *pr);
 void grant_stopped(struct proc *pr, uint64_t pid);
+/* init's name for a slot of a root-like run's CNode (CAPS) */
+const char *grant_slot_name(uint64_t slot);
 
 #endif
