@@ -98,6 +98,16 @@ void keel_service_drop(struct keel_service *s, struct keel_service_client *c, in
 }
 // tutorial:end
 
+int keel_service_complete(struct keel_service *s, struct keel_service_client *c, const struct keel_channel_desc *d)
+{
+    int err = keel_channel_complete(&c->ch, d);
+    if (err == KEEL_CHANNEL_AGAIN)
+        err = KEEL_CHANNEL_EPROTO; /* more in flight than it can collect: a broken client */
+    if (err)
+        keel_service_drop(s, c, err);
+    return err;
+}
+
 // tutorial:serve-all
 void keel_service_serve_all(struct keel_service *s, keel_service_fn serve)
 {

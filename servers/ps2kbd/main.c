@@ -201,7 +201,8 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
         }
         d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, too short for an event, or too many */
         d[i].length = 0;
-        keel_channel_complete_wait(&c->ch, &d[i], 1);
+        if (keel_service_complete(s, c, &d[i])) /* never waits on a client */
+            return;
     }
     for (unsigned i = 0; i < q->npending;) {
         struct keel_channel_desc *r = &q->pending[i];
@@ -209,13 +210,11 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
             i++;
             continue;
         }
-        int err = keel_channel_complete_wait(&c->ch, r, 1);
+        int err = keel_service_complete(s, c, r);
         memmove(r, r + 1, (q->npending - i - 1) * sizeof *r);
         q->npending--;
-        if (err < 0) {
-            keel_service_drop(s, c, err);
+        if (err)
             return;
-        }
     }
 }
 

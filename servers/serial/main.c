@@ -91,20 +91,21 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
         return;
     }
     for (int i = 0; i < n; i++) {
-        if (d[i].opcode == KEEL_SERIAL_WRITE) {
-            const uint8_t *p = keel_channel_data(&c->ch, d[i].offset, d[i].length);
-            for (uint32_t k = 0; p && k < d[i].length; k++)
+        if (d[i].opcode == KEEL_SERIAL_READ && q->npending < MAX_PENDING) {
+            q->pending[q->npending++] = d[i];
+            continue;
+        }
+        const uint8_t *p = keel_channel_data(&c->ch, d[i].offset, d[i].length);
+        if (d[i].opcode == KEEL_SERIAL_WRITE && (p || d[i].length == 0)) {
+            for (uint32_t k = 0; k < d[i].length; k++)
                 tx_byte(p[k]);
             d[i].status = (int32_t)d[i].length;
-            d[i].length = 0;
-            keel_channel_complete_wait(&c->ch, &d[i], 1);
-        } else if (d[i].opcode == KEEL_SERIAL_READ && q->npending < MAX_PENDING) {
-            q->pending[q->npending++] = d[i];
         } else {
-            d[i].status = KEEL_CHANNEL_EINVAL;
-            d[i].length = 0;
-            keel_channel_complete_wait(&c->ch, &d[i], 1);
+            d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, bad range, or too many READs */
         }
+        d[i].length = 0;
+        if (keel_service_complete(s, c, &d[i])) /* never waits on a client */
+            return;
     }
     while (q->npending && rx_head != rx_tail) {
         struct keel_channel_desc *r = &q->pending[0];
@@ -114,13 +115,11 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
             p[k++] = rx[rx_head++ % RX_SIZE];
         r->length = k;
         r->status = (int32_t)k;
-        int err = keel_channel_complete_wait(&c->ch, r, 1);
+        int err = keel_service_complete(s, c, r);
         memmove(&q->pending[0], &q->pending[1], (q->npending - 1) * sizeof q->pending[0]);
         q->npending--;
-        if (err < 0) {
-            keel_service_drop(s, c, err);
+        if (err)
             return;
-        }
     }
 }
 

@@ -55,6 +55,13 @@ void keel_service_drop(struct keel_service *s, struct keel_service_client *c, in
  * channel that arm() finds gone is dropped. */
 void keel_service_serve_all(struct keel_service *s, keel_service_fn serve);
 
+/* Completes one popped request without ever blocking on the client: a full completion ring means
+ * the client submitted more than it has room to collect (an honest client never does: the library
+ * keeps its requests in flight within the completion ring), so the client is dropped with EPROTO
+ * rather than left to stall the driver and every other client. 0, or the (negative) error after
+ * which `c` is no longer live. */
+int keel_service_complete(struct keel_service *s, struct keel_service_client *c, const struct keel_channel_desc *d);
+
 static inline unsigned keel_service_index(const struct keel_service *s, const struct keel_service_client *c)
 {
     return (unsigned)(c - s->clients);
