@@ -1,6 +1,7 @@
 /* rogue: a misbehaving client, for the tests that drivers survive one (boot.keel.rogue,
- * boot/manifest-rogue.txt). It opens a channel to the service named by its first argument
- * (default "serial") and, bypassing the library, writes requests straight into the submission
+ * boot/manifest-rogue.txt). It first tries to open the services named by its other arguments,
+ * which its manifest line does not allow (uses=): init must refuse each. Then it opens a channel
+ * to the service named by its first argument (default "serial") and, bypassing the library, writes requests straight into the submission
  * ring -- four rings' worth, far more than the completion ring can hold -- and never collects a
  * completion. A driver that waited for room in the completion ring would hang, and every other
  * client with it; a correct one drops this client (EPROTO) and goes on serving the others. */
@@ -43,7 +44,12 @@ int main(void)
     const struct keel_startinfo *si = keel_startinfo_get();
     const char *service = si && si->argc > 1 ? si->argv[1] : KEEL_SERIAL_SERVICE;
     uint64_t init_cap = keel_startinfo_cap("init");
-    if (!init_cap || open_service(init_cap, service))
+    if (!init_cap)
+        return 1;
+    for (uint32_t i = 2; si && i < si->argc; i++)
+        if (open_service(init_cap, si->argv[i]) == 0)
+            keel_printf("rogue: opened %s although uses= does not name it\n", si->argv[i]);
+    if (open_service(init_cap, service))
         return 1;
     memcpy(keel_channel_data(&ch, 0, 1), "!", 1);
     uint32_t tail = 0;

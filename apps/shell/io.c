@@ -12,6 +12,7 @@
 #include <keel/invoke.h>
 #include <keel/keyboard.h>
 #include <keel/serial.h>
+#include <keel/stdio.h>
 #include <keel/string.h>
 #include <keel/syscall.h>
 
@@ -26,6 +27,7 @@ struct conn {
     const char *service;
     uint32_t read_op;
     bool connected, reading, wrote;
+    bool denied; /* our manifest line's uses= does not name the service: never ask again */
     uint64_t wslot, sslot, va;
     struct keel_channel ch;
     struct keel_channel_notifications n;
@@ -91,6 +93,8 @@ static bool connect(struct conn *c)
 {
     if (c->connected)
         return true;
+    if (c->denied)
+        return false;
     if (keel_slot_alloc(&c->wslot) || keel_slot_alloc(&c->sslot)) {
         disconnect(c);
         return false;
@@ -99,7 +103,13 @@ static bool connect(struct conn *c)
     keel_init_pack_name(&m, 0, c->service);
     keel_msg_set_mr(&m, 4, c->wslot);
     keel_msg_set_mr(&m, 5, c->sslot);
-    if (keel_call(init_cap, &m) || m.mr[0] != 0) {
+    int err = keel_call(init_cap, &m);
+    if (err || m.mr[0] != 0) {
+        if (!err && m.mr[0] == KEEL_INIT_E_DENIED) {
+            c->denied = true;
+            keel_printf("shell: not allowed to use the %s service (manifest uses=); going on without it\n",
+                        c->service);
+        }
         disconnect(c);
         return false;
     }

@@ -180,6 +180,13 @@ int broker_open(struct proc *cl, const struct keel_msg *m, struct keel_msg *r)
     char name[32];
     keel_init_unpack_name(m, 0, name);
     uint64_t wslot = keel_msg_get_mr(m, 4), sslot = keel_msg_get_mr(m, 5);
+    /* A service is reached only by the processes whose manifest line names it (uses=): holding
+     * the init cap, which every process has, is not enough. */
+    if (!manifest_may_use(cl->e, name)) {
+        keel_printf("init: %s (pid %llu) may not open '%s' (not in its uses=)\n", cl->e->name,
+                    (unsigned long long)cl->p.pid, name);
+        return KEEL_INIT_E_DENIED;
+    }
     struct proc *srv = 0;
     for (unsigned i = 0; i < nprocs && !srv; i++)
         if (procs[i].state == P_RUNNING && procs[i].svc_ntfn && strcmp(procs[i].e->serves, name) == 0)

@@ -5,8 +5,9 @@
 #include <keel/string.h>
 
 static const char *const keys[] = { "program", "ioports", "irq", "restart", "limit", "priority", "mem", "stack",
-                                    "serves", "caps" };
-enum key { K_PROGRAM, K_IOPORTS, K_IRQ, K_RESTART, K_LIMIT, K_PRIORITY, K_MEM, K_STACK, K_SERVES, K_CAPS, K_COUNT };
+                                    "serves", "caps", "uses" };
+enum key { K_PROGRAM, K_IOPORTS, K_IRQ, K_RESTART, K_LIMIT, K_PRIORITY, K_MEM, K_STACK, K_SERVES, K_CAPS, K_USES,
+           K_COUNT };
 
 static void error(struct manifest *m, unsigned line, const char *fmt, ...) KEEL_PRINTF(3, 4);
 static void error(struct manifest *m, unsigned line, const char *fmt, ...)
@@ -111,7 +112,7 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
         if (strlen(keys[i]) == klen && strncmp(tok, keys[i], klen) == 0)
             k = i;
     if (k < 0) {
-        error(m, e->line, "unknown key '%.*s' (known: program ioports irq restart limit priority mem stack serves caps)",
+        error(m, e->line, "unknown key '%.*s' (known: program ioports irq restart limit priority mem stack serves caps uses)",
               (int)klen, tok);
         return false;
     }
@@ -230,6 +231,36 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
             p += n;
             if (*p == ',' && !*++p) {
                 error(m, e->line, "caps=%s: empty name after ','", v);
+                return false;
+            }
+        }
+        return true;
+    case K_USES: /* a comma-separated list of service names */
+        for (const char *p = v; *p;) {
+            size_t n = strchr(p, ',') ? (size_t)(strchr(p, ',') - p) : strlen(p);
+            char name[MANIFEST_NAME_MAX];
+            if (n == 0 || n >= sizeof name) {
+                error(m, e->line, "uses=%s: '%.*s' is not a service name", v, (int)n, p);
+                return false;
+            }
+            memcpy(name, p, n);
+            name[n] = 0;
+            if (!name_ok(name)) {
+                error(m, e->line, "uses=%s: '%s' is not a service name (letters, digits, _ - .)", v, name);
+                return false;
+            }
+            if (manifest_may_use(e, name)) {
+                error(m, e->line, "uses=%s: '%s' given twice", v, name);
+                return false;
+            }
+            if (e->use_count == MANIFEST_MAX_USES) {
+                error(m, e->line, "uses=%s: more than %d services", v, MANIFEST_MAX_USES);
+                return false;
+            }
+            memcpy(e->uses[e->use_count++], name, n + 1);
+            p += n;
+            if (*p == ',' && !*++p) {
+                error(m, e->line, "uses=%s: empty name after ','", v);
                 return false;
             }
         }
@@ -364,4 +395,12 @@ unsigned manifest_parse(struct manifest *m, const char *text, uint64_t size)
             m->count++;
     }
     return m->count;
+}
+
+bool manifest_may_use(const struct manifest_entry *e, const char *service)
+{
+    for (unsigned i = 0; e && i < e->use_count; i++)
+        if (strcmp(e->uses[i], service) == 0)
+            return true;
+    return false;
 }

@@ -19,6 +19,7 @@
 #define MANIFEST_MAX_IRQS 2
 #define MANIFEST_MAX_ARGS 16        /* argv[0] (the name) included */
 #define MANIFEST_MAX_ERRORS 16
+#define MANIFEST_MAX_USES 4         /* services a process may open */
 
 enum restart_policy {
     RESTART_NEVER,
@@ -39,6 +40,8 @@ struct manifest_entry {
     int priority;
     uint64_t mem, stack;                /* bytes */
     char serves[MANIFEST_NAME_MAX];     /* service name it provides over channels ("" if none) */
+    char uses[MANIFEST_MAX_USES][MANIFEST_NAME_MAX]; /* uses=: the services it may open channels to */
+    unsigned use_count;
     bool debug_cap;                     /* caps=debug: a copy of the kernel's Debug cap */
     bool screen;                        /* caps=screen: the screen mapped in (one process at most) */
     unsigned argc;
@@ -74,5 +77,7 @@ struct manifest {
 unsigned manifest_parse(struct manifest *m, const char *text, uint64_t size);
 
 const char *manifest_restart_name(enum restart_policy r);
+/* Whether the entry's uses= names `service` (no entry: nothing is allowed). */
+bool manifest_may_use(const struct manifest_entry *e, const char *service);
 
 #endif

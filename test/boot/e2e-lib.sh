@@ -71,6 +71,7 @@ type_keyboard() {
 fail=0
 # (grep -q on a pipe would stop reading early and, under pipefail, fail the pipe with SIGPIPE.)
 check() { grep -aEq -- "$1" < <(tr -d '\r' <"$log") || { echo "FAIL: serial output lacks /$1/"; fail=1; }; }
+reject() { ! grep -aEq -- "$1" < <(tr -d '\r' <"$log") || { echo "FAIL: serial output has /$1/"; fail=1; }; }
 check_count() { # check_count REGEX MIN
   local n
   n=$(count "$1")

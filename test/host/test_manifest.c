@@ -135,6 +135,25 @@ TEST(caps_lists)
     CHECK_BAD("b caps=,debug\n", 1, "'' is not a cap init gives");
 }
 
+TEST(uses_lists)
+{
+    CHECK_EQ_U64(parse("shell uses=serial,keyboard,console\nhello\n"), 2);
+    const struct manifest_entry *e = &m.entries[0];
+    CHECK_EQ_U64(e->use_count, 3);
+    CHECK(manifest_may_use(e, "serial") && manifest_may_use(e, "keyboard") && manifest_may_use(e, "console"));
+    CHECK(!manifest_may_use(e, "null"));
+    CHECK(!manifest_may_use(e, "seria")); /* whole names only */
+    CHECK(!manifest_may_use(&m.entries[1], "serial")); /* no uses=: nothing */
+    CHECK(!manifest_may_use(NULL, "serial"));
+    CHECK_BAD("a uses=serial,serial\n", 1, "uses=serial,serial: 'serial' given twice");
+    CHECK_BAD("a uses=serial,\n", 1, "uses=serial,: empty name after ','");
+    CHECK_BAD("a uses=,serial\n", 1, "uses=,serial: '' is not a service name");
+    CHECK_BAD("a uses=se/rial\n", 1, "uses=se/rial: 'se/rial' is not a service name");
+    CHECK_BAD("a uses=a,b,c,d,e\n", 1, "uses=a,b,c,d,e: more than 4 services");
+    CHECK_BAD("a uses=x uses=y\n", 1, "uses given twice");
+    CHECK_BAD("a uses=\n", 1, "uses= needs a value");
+}
+
 TEST(limits_of_the_file)
 {
     char text[4096] = "";

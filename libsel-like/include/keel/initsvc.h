@@ -14,7 +14,7 @@
 #include <keel/string.h>
 #include <stdint.h>
 
-/* Client: open a channel to a service.
+/* Client: open a channel to a service its manifest line names in uses= (else KEEL_INIT_E_DENIED).
  *   MR0..MR3 the service name (NUL-padded, up to 31 characters), MR4 a free slot of the caller's
  *   CNode for its wait notification, MR5 a free slot for its doorbell to the server.
  *   Reply: MR0 = 0 or enum keel_init_error; MR1 the region's address in the caller; MR2 its size;
@@ -97,7 +97,8 @@ enum keel_init_error {
     KEEL_INIT_E_NO_PROGRAM = 10,  /* neither a manifest line nor a boot module of that name */
     KEEL_INIT_E_RUNNING = 11,     /* already running */
     KEEL_INIT_E_START_FAILED = 12,/* the spawn failed (init's log says which step) */
-    KEEL_INIT_E_DENIED = 13,      /* the caller may not make that call (no caps=debug) */
+    KEEL_INIT_E_DENIED = 13,      /* the caller may not make that call (no caps=debug), or OPEN a
+                                     service its manifest line's uses= does not name */
     KEEL_INIT_E_FAILED = 14,      /* REBOOT: the machine did not reset */
     KEEL_INIT_E_BUSY = 15,        /* RUN_BOOTINFO: a root-like run is going on (one at a time) */
 };
