@@ -167,11 +167,11 @@ static int map_scratch(uint64_t *frame)
 KEEL_TEST(smp_unmap_in_one_cpu_vspace_sends_no_ipi)
 {
     /* Only CPU 0 has run this VSpace while the test runs (other threads of it are parked), so
-     * map/unmap cycles never interrupt anyone. */
+     * 10^4 map/unmap cycles never interrupt anyone. */
     uint64_t f;
     ASSERT_OK(map_scratch(&f));
     struct keel_tlb_counters before = counters(0);
-    for (unsigned i = 0; i < 1000; i++) {
+    for (unsigned i = 0; i < 10000; i++) {
         *(volatile uint64_t *)SMP_VA = i;
         if (keel_frame_unmap(f) || keel_frame_map(f, VS, SMP_VA, KEEL_MAP_READ | KEEL_MAP_WRITE, 0)) {
             EXPECT_TRUE(false);
@@ -180,6 +180,7 @@ KEEL_TEST(smp_unmap_in_one_cpu_vspace_sends_no_ipi)
     }
     struct keel_tlb_counters after = counters(0);
     EXPECT_EQ(after.shootdown_sent - before.shootdown_sent, 0);
+    EXPECT_EQ(after.shootdown_pages - before.shootdown_pages, 0);
 }
 
 KEEL_TEST(smp_unmap_interrupts_only_cpus_running_the_vspace)
@@ -205,6 +206,8 @@ KEEL_TEST(smp_unmap_interrupts_only_cpus_running_the_vspace)
         a[i] = counters(i);
     s.stop = 1;
     EXPECT_EQ(a[0].shootdown_sent - b[0].shootdown_sent, 1);
+    EXPECT_EQ(a[0].shootdown_pages - b[0].shootdown_pages, 1); /* carrying the one page */
+    EXPECT_EQ(a[0].shootdown_whole - b[0].shootdown_whole, 0);
     EXPECT_EQ(a[2].shootdown_received - b[2].shootdown_received, 1);
     EXPECT_EQ(a[1].shootdown_received - b[1].shootdown_received, 0);
     EXPECT_EQ(a[3].shootdown_received - b[3].shootdown_received, 0);
@@ -232,6 +235,9 @@ KEEL_TEST(smp_migrated_thread_stale_cpu_flushes_lazily)
     struct keel_tlb_counters b1 = counters(1), b3 = counters(3), b0 = counters(0);
     ASSERT_OK(keel_frame_unmap(f));
     struct keel_tlb_counters a1 = counters(1), a3 = counters(3), a0 = counters(0);
+    struct keel_vspace_info vi;
+    ASSERT_OK(keel_debug_vspace_info(DBG, VS, &vi));
+    bool cpu1_in_set = vi.cpu_mask & 2; /* CPU 1 idled with the VSpace loaded (or kept its PCID) */
     EXPECT_EQ(a0.shootdown_sent - b0.shootdown_sent, 1);       /* one IPI ... */
     EXPECT_EQ(a3.shootdown_received - b3.shootdown_received, 1); /* ... to CPU 3 */
     EXPECT_EQ(a1.shootdown_received - b1.shootdown_received, 0); /* CPU 1 not interrupted */
@@ -242,7 +248,10 @@ KEEL_TEST(smp_migrated_thread_stale_cpu_flushes_lazily)
         ;
     ASSERT_TRUE(s.count >= c0 + 1000);
     struct keel_tlb_counters c1 = counters(1);
-    EXPECT_TRUE(c1.lazy_flush > a1.lazy_flush || c1.cr3_flush > a1.cr3_flush);
+    if (cpu1_in_set) /* it may hold stale translations: its next load must flush them */
+        EXPECT_TRUE(c1.lazy_flush > a1.lazy_flush);
+    else /* it left the set by loading another VSpace (no PCID), a flushing load coming back */
+        EXPECT_TRUE(c1.cr3_flush > a1.cr3_flush);
     s.stop = 1;
 }
 
@@ -307,6 +316,66 @@ KEEL_TEST(smp_remap_never_leaves_a_stale_translation)
     r.stop = 1;
     EXPECT_TRUE(r.reads >= r0 + 10000);
     EXPECT_EQ(r.stale_reads, 0);
+}
+
+/* Remap to read-only on CPU 0 while a thread on CPU 1 writes the page in a loop: once the Remap
+ * has returned, no write of CPU 1 may land (its TLB entry allowed writing); the next one faults. */
+struct writer {
+    volatile uint64_t phase; /* 1 once the Remap has returned */
+    volatile uint64_t writes, late_writes;
+};
+
+static void write_loop(void *arg)
+{
+    struct writer *w = arg;
+    for (;;) {
+        uint64_t phase = w->phase;
+        *(volatile uint64_t *)SMP_VA = w->writes;
+        if (phase)
+            w->late_writes++; /* a write that landed after the Remap returned */
+        w->writes++;
+    }
+}
+
+KEEL_TEST(smp_remap_read_only_stops_writes_on_other_cpus)
+{
+    if (!need_cpus(2))
+        return;
+    uint64_t f, ep, reply;
+    ASSERT_OK(map_scratch(&f));
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &ep));
+    ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
+    static struct writer w;
+    w = (struct writer){ 0 };
+    static uint8_t stack[8192] __attribute__((aligned(16)));
+    static struct keel_thread wt;
+    struct keel_thread_config cfg = {
+        .entry = write_loop, .arg = &w, .stack_top = stack + sizeof stack,
+        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
+    };
+    ASSERT_OK(keel_thread_create(&wt, &cfg));
+    ASSERT_OK(keel_tcb_set_affinity(wt.tcb, 1));
+    ASSERT_OK(keel_thread_start(&wt));
+    for (uint64_t t0 = kt_now(); w.writes < 1000 && kt_patient(t0);)
+        ;
+    ASSERT_TRUE(w.writes >= 1000); /* CPU 1 has a writable translation cached */
+    struct keel_tlb_counters b0 = counters(0);
+    ASSERT_OK(keel_frame_remap(f, KEEL_MAP_READ, 0));
+    w.phase = 1;
+    struct keel_tlb_counters a0 = counters(0);
+    struct keel_msg m = keel_msg_make(0, 0);
+    int got = KEEL_E_WOULD_BLOCK;
+    for (uint64_t t0 = kt_now(); got == KEEL_E_WOULD_BLOCK && kt_patient(t0);) {
+        m = keel_msg_make(0, 0);
+        got = keel_nbrecv(ep, reply, &m);
+    }
+    EXPECT_OK(got);
+    EXPECT_EQ(keel_msg_label(m.info), KEEL_FAULT_VM);
+    EXPECT_EQ(m.mr[1], SMP_VA);    /* the write to the now read-only page: */
+    EXPECT_EQ(m.mr[2] & 3, 3);     /* present, write */
+    EXPECT_EQ(w.late_writes, 0);
+    EXPECT_EQ(a0.shootdown_sent - b0.shootdown_sent, 1); /* CPU 1 was told, once */
+    keel_tcb_suspend(wt.tcb);
 }
 
 /* Debug HoldLock: its argument checks, and a hold shorter than the watchdog's second, which other

@@ -90,27 +90,53 @@ static void cmd_mem(void)
         io_state(IO_SERIAL), io_state(IO_KEYBOARD));
 }
 
-static void cmd_tlb(void)
+static void tlb_one(uint64_t cpu, const struct keel_tlb_counters *c)
+{
+    uint64_t sent_pages = c->shootdown_sent - c->shootdown_whole;
+    say("cpu%llu: cr3_flush %llu cr3_noflush %llu invlpg %llu invpcid single/context/all/non-global %llu/%llu/%llu/%llu\n"
+        "      full_flush %llu lazy_flush %llu lock acquired/contended %llu/%llu\n"
+        "      shootdown sent/received %llu/%llu, pages %llu (%llu.%02llu per request), whole-PCID %llu\n",
+        (unsigned long long)cpu, (unsigned long long)c->cr3_flush, (unsigned long long)c->cr3_noflush,
+        (unsigned long long)c->invlpg, (unsigned long long)c->invpcid_single, (unsigned long long)c->invpcid_context,
+        (unsigned long long)c->invpcid_all, (unsigned long long)c->invpcid_all_non_global,
+        (unsigned long long)c->full_flush, (unsigned long long)c->lazy_flush, (unsigned long long)c->lock_acquired,
+        (unsigned long long)c->lock_contended, (unsigned long long)c->shootdown_sent,
+        (unsigned long long)c->shootdown_received, (unsigned long long)c->shootdown_pages,
+        (unsigned long long)(sent_pages ? c->shootdown_pages / sent_pages : 0),
+        (unsigned long long)(sent_pages ? c->shootdown_pages * 100 / sent_pages % 100 : 0),
+        (unsigned long long)c->shootdown_whole);
+}
+
+/* tlb: every CPU's counters; tlb CPU: that one's. */
+static void cmd_tlb(const char *which)
 {
     uint64_t dbg = keel_startinfo_cap("debug");
     if (!dbg) {
         say("tlb: no debug cap (give it with caps=debug in the manifest)\n");
         return;
     }
-    struct keel_tlb_counters c;
-    int err = keel_debug_tlb_counters(dbg, 0, &c);
-    if (err) {
-        say("tlb: %s\n", keel_strerror(err));
+    uint64_t cpu = 0;
+    if (which && !parse_pid(which, &cpu)) {
+        say("usage: tlb [CPU] (a CPU number; without it, every CPU)\n");
         return;
     }
-    say("cpu0: cr3_flush %llu cr3_noflush %llu invlpg %llu invpcid single/context/all/non-global %llu/%llu/%llu/%llu\n"
-        "      full_flush %llu shootdown sent/received %llu/%llu lazy_flush %llu lock acquired/contended %llu/%llu\n",
-        (unsigned long long)c.cr3_flush, (unsigned long long)c.cr3_noflush, (unsigned long long)c.invlpg,
-        (unsigned long long)c.invpcid_single, (unsigned long long)c.invpcid_context,
-        (unsigned long long)c.invpcid_all, (unsigned long long)c.invpcid_all_non_global,
-        (unsigned long long)c.full_flush, (unsigned long long)c.shootdown_sent,
-        (unsigned long long)c.shootdown_received, (unsigned long long)c.lazy_flush,
-        (unsigned long long)c.lock_acquired, (unsigned long long)c.lock_contended);
+    for (uint64_t i = which ? cpu : 0;; i++) {
+        struct keel_tlb_counters c;
+        int err = keel_debug_tlb_counters(dbg, i, &c);
+        if (err == KEEL_E_RANGE && (!which || i > 0)) {
+            if (which)
+                say("tlb: no CPU %llu (CPUs 0-%llu)\n", (unsigned long long)i,
+                    (unsigned long long)keel_last_error_detail(2));
+            return;
+        }
+        if (err) {
+            say("tlb: %s\n", keel_strerror(err));
+            return;
+        }
+        tlb_one(i, &c);
+        if (which)
+            return;
+    }
 }
 
 static const char *type_name(uint64_t t)
@@ -234,7 +260,7 @@ static void cmd_reboot(void)
     say("reboot: %s\n", keel_init_strerror(err ? err : KEEL_INIT_E_FAILED));
 }
 
-#define USAGE "usage: help | echo ARGS... | ps | mem | tlb | caps PID | run NAME | kill PID | restart PID | " \
+#define USAGE "usage: help | echo ARGS... | ps | mem | tlb [CPU] | caps PID | run NAME | kill PID | restart PID | " \
               "history | reboot | test [FILTER] | bench [GROUP]"
 
 void run_line(char *line)
@@ -256,7 +282,8 @@ void run_line(char *line)
     uint64_t pid = 0;
     bool one_arg = argc == 2, no_arg = argc == 1;
     if (strcmp(c, "help") == 0 && no_arg)
-        say("commands:\n  help  echo ARGS...  ps  mem  tlb  history\n"
+        say("commands:\n  help  echo ARGS...  ps  mem  history\n"
+            "  tlb [CPU]      the kernel's TLB, shootdown and lock counters (every CPU, or one)\n"
             "  caps PID       a process's capabilities (slot, type, rights, data)\n"
             "  run NAME       start a manifest program or a boot module\n"
             "  kill PID       stop a process for good;  restart PID  stop it and start it again\n"
@@ -272,8 +299,8 @@ void run_line(char *line)
         cmd_ps();
     else if (strcmp(c, "mem") == 0 && no_arg)
         cmd_mem();
-    else if (strcmp(c, "tlb") == 0 && no_arg)
-        cmd_tlb();
+    else if (strcmp(c, "tlb") == 0 && argc <= 2)
+        cmd_tlb(one_arg ? argv[1] : 0);
     else if (strcmp(c, "history") == 0 && no_arg) {
         for (unsigned i = 0; i < history_count(); i++)
             say("%4u  %s\n", i + 1, history_get(i));
@@ -292,7 +319,7 @@ void run_line(char *line)
         cmd_root_like("bench", "keelbench", "bench", one_arg ? argv[1] : 0);
     else if (strcmp(c, "test") == 0 || strcmp(c, "bench") == 0)
         say("usage: %s\n", c[0] == 't' ? "test [FILTER] (e.g. test cnode)" : "bench [GROUP] (e.g. bench ipc)");
-    else if (strcmp(c, "help") == 0 || strcmp(c, "ps") == 0 || strcmp(c, "mem") == 0 || strcmp(c, "tlb") == 0 ||
+    else if (strcmp(c, "help") == 0 || strcmp(c, "ps") == 0 || strcmp(c, "mem") == 0 ||
              strcmp(c, "history") == 0 || strcmp(c, "reboot") == 0)
         say("%s: takes no arguments; " USAGE "\n", c);
     else

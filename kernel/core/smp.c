@@ -170,6 +170,10 @@ unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool 
             continue;
         c->mbox.vs = vs;
         c->mbox.n = vas && n <= MBOX_MAX_PAGES ? n : MBOX_MAX_PAGES + 1;
+        if (c->mbox.n <= MBOX_MAX_PAGES)
+            me->tlb.shootdown_pages += n;
+        else
+            me->tlb.shootdown_whole++;
         for (unsigned k = 0; vas && k < n && k < MBOX_MAX_PAGES; k++)
             c->mbox.vas[k] = vas[k];
         post(c, MBOX_FLUSH);

@@ -52,7 +52,7 @@ int debug_invoke(struct invocation *inv)
         const uint64_t v[KEEL_TLB_COUNTER_WORDS] = {
             t->cr3_flush, t->cr3_noflush, t->invlpg, t->invpcid[0], t->invpcid[1], t->invpcid[2],
             t->invpcid[3], t->full_flush, t->shootdown_sent, t->shootdown_received, c->lazy_flushes,
-            c->lock_acquired, c->lock_contended,
+            c->lock_acquired, c->lock_contended, t->shootdown_pages, t->shootdown_whole,
         };
         for (unsigned i = 0; i < KEEL_TLB_COUNTER_WORDS; i++)
             inv_reply(inv, i, v[i]);

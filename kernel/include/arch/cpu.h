@@ -41,6 +41,7 @@ struct tlb_counters {
     uint64_t invpcid[4];   /* by INVPCID type */
     uint64_t full_flush;
     uint64_t shootdown_sent, shootdown_received;
+    uint64_t shootdown_pages, shootdown_whole; /* what the requests sent carried: pages, or "all" */
 };
 
 struct tcb;

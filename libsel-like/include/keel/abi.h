@@ -276,9 +276,11 @@ struct keel_user_regs {
  * running it (a shootdown it was spared). lock_*: big-kernel-lock acquisitions and contended ones. */
 struct keel_tlb_counters {
     uint64_t cr3_flush, cr3_noflush, invlpg, invpcid_single, invpcid_context, invpcid_all, invpcid_all_non_global,
-        full_flush, shootdown_sent, shootdown_received, lazy_flush, lock_acquired, lock_contended;
+        full_flush, shootdown_sent, shootdown_received, lazy_flush, lock_acquired, lock_contended,
+        shootdown_pages, /* pages named by the shootdown requests sent (pages per shootdown: / sent) */
+        shootdown_whole; /* requests sent that flush the whole PCID (past the page threshold) */
 };
-#define KEEL_TLB_COUNTER_WORDS 13
+#define KEEL_TLB_COUNTER_WORDS 15
 
 /* ---- The IPC buffer: one 4 KiB frame per thread, set with TCB Configure/SetIPCBuffer ------- */
 struct keel_ipc_buffer {
