@@ -211,7 +211,10 @@ static void cmd_run(const char *name)
     keel_init_pack_name(&m, 0, name);
     uint64_t err = call_init(&m);
     if (err)
-        say("run: %s: %s\n", name, keel_init_strerror(err));
+        say("run: %s: %s%s\n", name, keel_init_strerror(err),
+            err == KEEL_INIT_E_REFUSED             ? " (that is init, the root task)"
+            : err == KEEL_INIT_E_START_FAILED ? " (not a program? init's log line says which step failed)"
+                                                     : "");
     else
         say("run: %s started as pid %llu\n", name, (unsigned long long)m.mr[1]);
 }

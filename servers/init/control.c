@@ -233,6 +233,8 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
         const struct keel_module_info *mod = name[0] ? keel_bootinfo_module(bi, name) : 0;
         if (!mod)
             return KEEL_INIT_E_NO_PROGRAM;
+        if (mod == &bi->modules[0]) /* init's own module: a second root task cannot start */
+            return KEEL_INIT_E_REFUSED;
         if (nprocs == MAX_PROCS || nadhoc == sizeof adhoc / sizeof adhoc[0])
             return KEEL_INIT_E_TOO_MANY;
         struct manifest_entry *e = &adhoc[nadhoc++];
@@ -256,7 +258,7 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
     keel_printf("init: run %s%s (asked by %s, pid %llu)\n", name, pr->grant ? " root-like" : "", caller->e->name,
                 (unsigned long long)caller->p.pid);
     pr->restarts = 0;
-    if (!start(pr))
+    if (!start(pr)) /* its row stays (failed, with the reason) and is reused by the next run of it */
         return KEEL_INIT_E_START_FAILED;
     keel_msg_set_mr(r, 1, pr->p.pid);
     if (flags & KEEL_INIT_RUN_WAIT)

@@ -168,6 +168,10 @@ static bool option(struct manifest *m, struct manifest_entry *e, const char *tok
             error(m, e->line, "irq=%s: not an ISA IRQ line (0..15)", v);
             return false;
         }
+        if (x == 2) { /* the PIC cascade: never raised (ISA IRQ 0 usually arrives on GSI 2) */
+            error(m, e->line, "irq=2: the cascade line of the legacy PICs, never raised by a device");
+            return false;
+        }
         for (unsigned i = 0; i < e->irq_count; i++)
             if (e->irqs[i] == x) {
                 error(m, e->line, "irq=%s given twice", v);

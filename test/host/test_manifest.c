@@ -92,7 +92,7 @@ TEST(bad_values_are_named)
     CHECK_BAD("a\nb restrat=always\n", 2, "unknown key 'restrat'");
     CHECK_BAD("b irq=16\n", 1, "irq=16: not an ISA IRQ line (0..15)");
     CHECK_BAD("b irq=4 irq=4\n", 1, "irq=4 given twice");
-    CHECK_BAD("b irq=1 irq=2 irq=3\n", 1, "more than 2 IRQs");
+    CHECK_BAD("b irq=1 irq=3 irq=4\n", 1, "more than 2 IRQs");
     CHECK_BAD("b ioports=0x3ff-0x3f8\n", 1, "first port 0x3ff above last 0x3f8");
     CHECK_BAD("b ioports=0x10000\n", 1, "ioports=0x10000: not a port range");
     CHECK_BAD("b ioports=0x3f8-\n", 1, "ioports=0x3f8-: not a port range");
@@ -133,6 +133,12 @@ TEST(caps_lists)
     CHECK_BAD("b caps=debug,\n", 1, "caps=debug,: empty name after ','");
     CHECK_BAD("b caps=screen,screen\n", 1, "caps=screen,screen: 'screen' given twice");
     CHECK_BAD("b caps=,debug\n", 1, "'' is not a cap init gives");
+}
+
+TEST(irq_2_is_the_cascade)
+{
+    CHECK_BAD("timer irq=2\n", 1, "irq=2: the cascade line of the legacy PICs");
+    CHECK_EQ_U64(parse("a irq=0\nb irq=9\n"), 2);
 }
 
 TEST(uses_lists)
