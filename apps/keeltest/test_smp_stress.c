@@ -727,6 +727,8 @@ static uint64_t my_ticks(void)
 }
 
 /* Moves itself to each CPU in turn and watches that CPU's tick count while it spins. */
+static void report_cpus(const char *why);
+
 static void probe_main(void *arg)
 {
     (void)arg;
@@ -767,6 +769,7 @@ static void check_cpus_alive(uint64_t khz)
             ktest_check(false, __FILE__, __LINE__,
                         "CPU %llu never ran a thread moved to it within 3 s (its reschedule IPI blocked or lost?)",
                         (unsigned long long)seen);
+            report_cpus("probe");
             keel_tcb_suspend(t->tcb);
             return;
         }
@@ -793,8 +796,28 @@ static uint64_t lock_stats(uint64_t *contended, uint64_t *shootdowns)
     return acquired;
 }
 
+/* Each CPU's state, twice 200 ms apart: do its timer ticks advance, does it run a thread, what
+ * waits in its queue? (A CPU that stops taking ticks, or idles with work queued, is the bug.) */
+static void report_cpus(const char *why)
+{
+    struct keel_cpu_state a[16], b[16];
+    uint32_t n = kt_bi->cpu_count < 16 ? kt_bi->cpu_count : 16;
+    for (uint32_t i = 0; i < n; i++)
+        keel_debug_cpu_state(KEEL_SLOT_DEBUG, i, &a[i]);
+    for (uint64_t t0 = kt_now(); kt_now() - t0 < kt_bi->tsc_khz * 200;)
+        ;
+    for (uint32_t i = 0; i < n; i++) {
+        keel_debug_cpu_state(KEEL_SLOT_DEBUG, i, &b[i]);
+        keel_printf("#   %s: cpu %u ticks %llu -> %llu, %s, queue top %lld, need_resched %llu, unanswered %llu\n", why,
+                    i, (unsigned long long)a[i].ticks, (unsigned long long)b[i].ticks,
+                    b[i].running ? "running a thread" : "idle", (long long)b[i].top_priority_plus_1 - 1,
+                    (unsigned long long)b[i].need_resched, (unsigned long long)b[i].unanswered);
+    }
+}
+
 static void report_workers(const char *why)
 {
+    report_cpus(why);
     for (unsigned w = 0; w < NW; w++) {
         struct keel_tcb_info info = { ~0ull, 0, 0, ~0ull };
         keel_tcb_get_info(W[w].tcb, &info);
@@ -1138,16 +1161,22 @@ KEEL_TEST(smp_stress_interrupt_then_eviction_keeps_cpu_alive)
         ASSERT_OK(keel_signal(ev.start));
         if (!ktest_check(kt_wait_state(w->tcb, KEEL_THREAD_BLOCKED_RECV), __FILE__, __LINE__,
                          "round %u: CPU 1 never ran the waiter woken for it (%s)", r,
-                         r ? "an interrupt of the last round left in service?" : "first round"))
+                         r ? "an interrupt of the last round left in service?" : "first round")) {
+            report_cpus("eviction");
             break;
+        }
         if (!ktest_check(wait_until(&ev.count, c0 + 1000, khz, false), __FILE__, __LINE__,
-                         "round %u: the victim never ran on CPU 1", r))
+                         "round %u: the victim never ran on CPU 1", r)) {
+            report_cpus("eviction");
             break;
+        }
         /* One invocation: wake the waiter (IPI to CPU 1), ..., delete the running victim. */
         ASSERT_OK(keel_cspace_revoke(ut));
         if (!ktest_check(wait_until(&ev.rounds, r + 1, khz, true), __FILE__, __LINE__,
-                         "round %u: the woken waiter never ran on CPU 1 (its IPI left in service?)", r))
+                         "round %u: the woken waiter never ran on CPU 1 (its IPI left in service?)", r)) {
+            report_cpus("eviction");
             break;
+        }
         ASSERT_TRUE(kt_wait_state(w->tcb, KEEL_THREAD_BLOCKED_NOTIFICATION));
     }
     EXPECT_EQ(ev.cancelled, r);

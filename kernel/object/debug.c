@@ -9,6 +9,7 @@
 #include "object/cspace.h"
 #include "object/vspace.h"
 #include "platform.h"
+#include "sched.h"
 
 /* Spins `ms` milliseconds with the big lock held and interrupts off, as a kernel bug that forgets
  * to release the lock would: every other CPU entering the kernel waits, and the lock watchdog
@@ -78,6 +79,20 @@ int debug_invoke(struct invocation *inv)
             return inv_fail(inv, KEEL_E_RANGE, 3, 0, 1, 10000);
         debug_hold_lock(inv_arg(inv, 0));
         return 0;
+    case KEEL_DEBUG_CPU_STATE: {
+        INV_NEED_ARGS(inv, 1);
+        struct percpu *c = inv_arg(inv, 0) < MAX_CPUS ? cpu_get((uint32_t)inv_arg(inv, 0)) : 0;
+        if (!c || !c->self)
+            return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, cpus_online - 1);
+        const uint64_t *bits = c->rq.bitmap;
+        bool queued = bits[0] | bits[1] | bits[2] | bits[3];
+        inv_reply(inv, 0, c->ticks);
+        inv_reply(inv, 1, c->current != 0);
+        inv_reply(inv, 2, queued ? runq_highest(&c->rq)->priority + 1u : 0);
+        inv_reply(inv, 3, c->need_resched);
+        inv_reply(inv, 4, c->mbox.request - c->mbox.answered);
+        return 0;
+    }
     case KEEL_DEBUG_SET_FAULT_LOGGING:
         INV_NEED_ARGS(inv, 1);
         fault_logging = inv_arg(inv, 0) != 0;

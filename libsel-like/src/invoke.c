@@ -296,6 +296,16 @@ int keel_debug_set_fault_logging(uint64_t dbg, bool on)
     return invoke1(dbg, KEEL_DEBUG_SET_FAULT_LOGGING, (uint64_t)on);
 }
 
+int keel_debug_cpu_state(uint64_t dbg, uint64_t cpu, struct keel_cpu_state *st)
+{
+    uint64_t out[5];
+    _Static_assert(sizeof(*st) == sizeof(out), "layout");
+    int err = keel_invoke(dbg, KEEL_DEBUG_CPU_STATE, &cpu, 1, 0, 0, out, 5);
+    if (!err)
+        __builtin_memcpy(st, out, sizeof(out));
+    return err;
+}
+
 int keel_debug_hold_lock(uint64_t dbg, uint64_t ms) { return invoke1(dbg, KEEL_DEBUG_HOLD_LOCK, ms); }
 
 /* ---- Address spaces ---- */

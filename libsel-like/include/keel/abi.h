@@ -192,6 +192,9 @@ enum keel_invocation {
                                          MR2 TLB generation, MR3 CPU mask */
     KEEL_DEBUG_HOLD_LOCK,             /* MR0 ms (1..10000): spin that long holding the big kernel lock (debug
                                          kernels only; tests the lock watchdog, which then panics) */
+    KEEL_DEBUG_CPU_STATE,             /* MR0 CPU: reply MR0 timer ticks, MR1 1 if it runs a thread (0 idle),
+                                         MR2 highest queued priority + 1 (0: queue empty), MR3 need_resched,
+                                         MR4 mailbox requests not yet answered (for stall reports) */
 
     /* Paging structures (PDPT, PD, PT): map into a VSpace at the level their type implies. */
     KEEL_PAGING_MAP = 80,      /* extra cap 0: VSpace root (PML4); MR0 vaddr (low bits ignored) */

@@ -92,6 +92,11 @@ struct keel_kernel_info {
 #define KEEL_KERNEL_INFO_FASTPATH (1ull << 1)
 int keel_debug_kernel_info(uint64_t dbg, struct keel_kernel_info *info);
 int keel_debug_set_fault_logging(uint64_t dbg, bool on);
+struct keel_cpu_state {
+    uint64_t ticks, running, top_priority_plus_1, need_resched, unanswered;
+};
+/* One CPU's scheduling state (any kernel): for reports when something stalls. */
+int keel_debug_cpu_state(uint64_t dbg, uint64_t cpu, struct keel_cpu_state *st);
 /* Debug kernels: hold the big lock for `ms` (1..10000) ms; tests the lock watchdog. */
 int keel_debug_hold_lock(uint64_t dbg, uint64_t ms);
 
