@@ -1,44 +1,56 @@
 /* The IPC fastpath: Call and ReplyRecv with a register-only message, no caps, a partner already
  * waiting on this CPU and nothing more urgent to run. It checks those conditions, hands the
  * message over and switches thread and address space directly, without the scheduler or the
- * invocation decoder. Anything else returns false and takes the slow path, which has identical
- * semantics. Every check reads only what the decision needs, in the order most likely to fail
- * first; the counts are in docs/performance.md. */
+ * invocation decoder. Anything else takes the slow path, which has identical semantics. Every
+ * check reads only what the decision needs, in the order most likely to fail first; the counts
+ * are in docs/performance.md.
+ *
+ * handle_syscall (syscall.c) tail-calls syscall_call and syscall_reply_recv with the big lock
+ * held; they return with it released. Everything the fastpath uses is inlined into them: each
+ * call and frame would cost about as much as the step it wraps. */
+#include "arch/layout.h"
 #include "arch/switch.h"
 #include "ipc.h"
 #include "object/endpoint.h"
 #include "object/vspace.h"
 #include "sched.h"
+#include "smp.h"
 
 bool fastpath_enabled = true;
 
 #define MSG_LENGTH_AND_CAPS 0x1ffull /* length (bits 0-6) and extra caps (bits 7-8) */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* Single-level CSpace lookup, the common case: the root CNode's guard and radix cover all 64
- * bits. Anything else (nested CNodes) goes the slow way. */
-static inline struct cte *fast_lookup(const struct tcb *t, uint64_t cptr)
+/* The CSpace root is one CNode whose guard and radix cover all 64 bits, the common case: a
+ * lookup is one index. Anything else (nested CNodes) goes the slow way. */
+ALWAYS_INLINE bool cspace_flat(const struct cap *root)
 {
-    const struct cap *root = &t->cspace_root.cap;
-    if (root->type != KEEL_OBJ_CNODE || root->guard_bits + root->radix != 64 || (cptr >> root->radix) != root->word1)
-        return 0;
+    return root->type == KEEL_OBJ_CNODE && root->guard_bits + root->radix == 64;
+}
+
+ALWAYS_INLINE struct cte *flat_lookup(const struct cap *root, uint64_t cptr)
+{
+    if ((cptr >> root->radix) != root->word1)
+        return 0; /* guard mismatch */
     return &cnode_slots(root)[cptr & ((1ull << root->radix) - 1)];
 }
 
 /* The VSpace `next` would run in, if it may run now instead of going through the scheduler:
- * only on its own CPU, if nothing queued there outranks it, and if it has an address space. */
-static inline struct vspace *may_switch_to(const struct percpu *c, const struct tcb *next)
+ * only on its own CPU, if nothing queued there outranks it, if it has an address space, and if
+ * it can go back to user mode by the fast exit (a RIP past the user half is the slow path's
+ * business: ensure_returnable turns it into a fault). */
+ALWAYS_INLINE struct vspace *may_switch_to(const struct percpu *c, const struct tcb *next)
 {
-    if (next->cpu != c->index)
+    if (next->cpu != c->index || next->ctx.rip >= USER_TOP)
         return 0; /* another CPU's thread: the slow path wakes it there */
-    const uint64_t *bits = c->rq.bitmap;
-    if ((bits[0] | bits[1] | bits[2] | bits[3]) && runq_highest(&c->rq)->priority > next->priority)
+    if (c->rq.words && runq_highest(&c->rq)->priority > next->priority)
         return 0;
     const struct cap *root = &next->vspace_root.cap;
     struct vspace *vs = vspace_of_cap(root);
     return root->type == KEEL_OBJ_PML4 && vs->asid ? vs : 0;
 }
 
-static inline void copy_registers(struct tcb *to, const struct tcb *from, keel_msginfo_t info, uint64_t badge)
+ALWAYS_INLINE void copy_registers(struct tcb *to, const struct tcb *from, keel_msginfo_t info, uint64_t badge)
 {
     to->ctx.rdx = from->ctx.rdx;
     to->ctx.r10 = from->ctx.r10;
@@ -48,17 +60,36 @@ static inline void copy_registers(struct tcb *to, const struct tcb *from, keel_m
     to->ctx.rdi = badge;
 }
 
-bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
+/* Switch to `next` (another thread of this CPU, checked by may_switch_to) and leave. */
+ALWAYS_INLINE void fast_switch(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
+{
+    arch_switch_thread(c, prev, next, vs);
+    c->current = next;
+    bkl_release();
+}
+
+/* Returns only when the fastpath does not apply, with *slot_out the slot RDI names (or NULL), so
+ * the slow path need not look it up again. */
+ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
 {
     keel_msginfo_t info = t->ctx.rsi;
-    struct cte *slot = fast_lookup(t, t->ctx.rdi);
-    *slot_out = slot && slot->cap.type != KEEL_CAP_NULL ? slot : 0; /* the slow path need not look again */
-    if (!slot || slot->cap.type != KEEL_OBJ_ENDPOINT || (info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS ||
+    const struct cap *root = &t->cspace_root.cap;
+    if (!cspace_flat(root))
+        return false;
+    struct cte *slot = flat_lookup(root, t->ctx.rdi);
+    if (!slot)
+        return false;
+    uint8_t type = slot->cap.type;
+    *slot_out = type != KEEL_CAP_NULL ? slot : 0;
+    if (type != KEEL_OBJ_ENDPOINT || (info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS ||
         !(slot->cap.rights & KEEL_RIGHT_WRITE))
         return false;
     struct endpoint *ep = cap_endpoint(&slot->cap);
     struct tcb *dest = ep->head;
-    if (ep->state != EP_RECEIVERS || !dest->reply || dest->reply->caller)
+    if (ep->state != EP_RECEIVERS)
+        return false;
+    struct reply *r = dest->reply;
+    if (!r || r->caller)
         return false;
     struct vspace *vs = may_switch_to(c, dest);
     if (!vs)
@@ -74,7 +105,6 @@ bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
         ep->state = EP_IDLE;
     }
     dest->ep_next = 0;
-    struct reply *r = dest->reply;
     dest->reply = 0;
     r->receiver = 0;
     r->caller = t;
@@ -85,18 +115,18 @@ bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
     copy_registers(dest, t, info, slot->cap.word1);
     dest->state = TS_RUNNING;
     dest->blocked_on = 0;
-    arch_switch_thread(c, t, dest, vs);
-    c->current = dest;
+    fast_switch(c, t, dest, vs);
     return true;
 }
 
-bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
+ALWAYS_INLINE bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
 {
     keel_msginfo_t info = t->ctx.rsi;
-    if ((info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS)
+    const struct cap *root = &t->cspace_root.cap;
+    if ((info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS || !cspace_flat(root))
         return false;
-    struct cte *ep_slot = fast_lookup(t, t->ctx.rdi);
-    struct cte *reply_slot = fast_lookup(t, t->ctx.r12);
+    struct cte *ep_slot = flat_lookup(root, t->ctx.rdi);
+    struct cte *reply_slot = flat_lookup(root, t->ctx.r12);
     if (!ep_slot || !reply_slot || ep_slot->cap.type != KEEL_OBJ_ENDPOINT ||
         !(ep_slot->cap.rights & KEEL_RIGHT_READ) || reply_slot->cap.type != KEEL_OBJ_REPLY)
         return false;
@@ -132,7 +162,21 @@ bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
         ep->head = t;
     ep->tail = t;
     ep->state = EP_RECEIVERS;
-    arch_switch_thread(c, t, caller, vs);
-    c->current = caller;
+    fast_switch(c, t, caller, vs);
     return true;
+}
+
+void syscall_call(struct tcb *t, struct percpu *c)
+{
+    struct cte *slot = 0;
+    if (fastpath_enabled && fastpath_call(t, c, &slot))
+        return;
+    syscall_slow(t, KEEL_SYS_CALL, slot);
+}
+
+void syscall_reply_recv(struct tcb *t, struct percpu *c)
+{
+    if (fastpath_enabled && fastpath_reply_recv(t, c))
+        return;
+    syscall_slow(t, KEEL_SYS_REPLY_RECV, 0);
 }

@@ -99,6 +99,9 @@ static void check_run_queue(uint32_t index)
     for (unsigned p = 0; p < 256; p++) {
         bool bit = (c->rq.bitmap[p >> 6] >> (p & 63)) & 1;
         CHECK(bit == (c->rq.head[p] != 0), "cpu %u run queue %u: bitmap says %d", index, p, bit);
+        if (p % 64 == 0)
+            CHECK(((c->rq.words >> (p / 64)) & 1) == (c->rq.bitmap[p / 64] != 0), "cpu %u run queue word %u wrong",
+                  index, p / 64);
         unsigned long n = 0;
         for (struct tcb *t = c->rq.head[p]; t; t = t->sched_next) {
             CHECK(t->priority == p && t->in_run_queue, "cpu %u: tcb %p in queue %u with priority %u", index,

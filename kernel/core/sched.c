@@ -23,6 +23,7 @@ void runq_push(struct run_queue *q, struct tcb *t, bool at_head)
         q->tail[p] = t;
     }
     q->bitmap[p >> 6] |= 1ull << (p & 63);
+    q->words |= 1ull << (p >> 6);
     t->in_run_queue = 1;
 }
 
@@ -37,19 +38,12 @@ void runq_remove(struct run_queue *q, struct tcb *t)
         t->sched_next->sched_prev = t->sched_prev;
     else
         q->tail[p] = t->sched_prev;
-    if (!q->head[p])
-        q->bitmap[p >> 6] &= ~(1ull << (p & 63));
+    if (!q->head[p] && !(q->bitmap[p >> 6] &= ~(1ull << (p & 63))))
+        q->words &= ~(1ull << (p >> 6));
     t->sched_prev = t->sched_next = 0;
     t->in_run_queue = 0;
 }
 
-struct tcb *runq_highest(const struct run_queue *q)
-{
-    for (int w = 3; w >= 0; w--)
-        if (q->bitmap[w])
-            return q->head[w * 64 + 63 - __builtin_clzll(q->bitmap[w])];
-    return 0;
-}
 
 /* The CPU a thread belongs to (its affinity). */
 static struct percpu *home(const struct tcb *t)
@@ -84,12 +78,6 @@ void sched_unready(struct tcb *t)
         else
             smp_evict(t); /* running elsewhere: that CPU lets go of it before we go on */
     }
-}
-
-bool sched_has_peer(const struct tcb *t)
-{
-    const struct tcb *best = runq_highest(&this_cpu()->rq);
-    return best && best->priority >= t->priority;
 }
 
 void sched_yield(void)

@@ -217,8 +217,9 @@ static void ensure_returnable(void)
     }
 }
 
-/* Out of line: its large frame would otherwise be set up on the fast paths too. */
-__attribute__((noinline)) static void syscall_slow(struct tcb *t, uint64_t nr, struct cte *slot)
+/* Out of line: its large frame would otherwise be set up on the fast paths too. Returns with the
+ * big lock released (see ipc.h). */
+__attribute__((noinline)) void syscall_slow(struct tcb *t, uint64_t nr, struct cte *slot)
 {
     if (nr == KEEL_SYS_YIELD) {
         msg_complete(t, 0, 0);
@@ -262,16 +263,18 @@ __attribute__((noinline)) static void syscall_slow(struct tcb *t, uint64_t nr, s
     if (this_cpu()->need_resched)
         schedule();
     ensure_returnable();
+    bkl_release();
 }
 
-/* The syscall entry (entry.S) calls this with the caller's registers saved in its TCB. The
- * common cases come first and leave early: the IPC fastpath, and a Yield with nobody to yield
- * to; their thread's address space is known good, so only the RIP needs checking on the way
- * out. Everything else goes through syscall_slow. */
+/* The syscall entry (entry.S) calls this with the caller's registers saved in its TCB. It takes
+ * the big lock and tail-calls the handler, which releases it: Call and ReplyRecv (IPC fastpath
+ * first) and everything else in syscall_slow. Only a Yield with nobody to yield to is answered
+ * here: the thread stays, its address space is known good, and only its RIP needs checking on
+ * the way out. */
 void handle_syscall(void)
 {
-    bkl_acquire_from(true);
     struct percpu *c = this_cpu();
+    bkl_acquire_on(c, true);
     struct tcb *t = c->current;
     if (__builtin_expect(!t, 0)) { /* evicted while waiting for the lock: it will issue the syscall again */
         schedule();
@@ -280,21 +283,20 @@ void handle_syscall(void)
         return;
     }
     uint64_t nr = t->ctx.rax;
-    struct cte *slot = 0;
-    if (nr == KEEL_SYS_CALL || nr == KEEL_SYS_REPLY_RECV) {
-        if (fastpath_enabled && (nr == KEEL_SYS_CALL ? fastpath_call(t, c, &slot) : fastpath_reply_recv(t, c)))
-            goto fast_exit;
-    } else if (nr == KEEL_SYS_YIELD && !sched_has_peer(t)) {
-        msg_complete(t, 0, 0); /* nobody else to run: yielding changes nothing */
-        goto fast_exit;
+    if (nr == KEEL_SYS_CALL) {
+        syscall_call(t, c);
+        return;
     }
-    syscall_slow(t, nr, slot);
-    bkl_release();
-    return;
-fast_exit:
-    if (__builtin_expect(c->current->ctx.rip >= USER_TOP, 0))
-        ensure_returnable();
-    bkl_release();
+    if (nr == KEEL_SYS_REPLY_RECV) {
+        syscall_reply_recv(t, c);
+        return;
+    }
+    if (nr == KEEL_SYS_YIELD && !sched_has_peer(c, t) && t->ctx.rip < USER_TOP) {
+        msg_complete(t, 0, 0); /* nobody else to run: yielding changes nothing */
+        bkl_release();
+        return;
+    }
+    syscall_slow(t, nr, 0);
 }
 
 void trap_from_user(struct trap_frame *f)

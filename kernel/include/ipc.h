@@ -65,12 +65,14 @@ void ipc_transfer(struct tcb *sender, struct tcb *receiver, uint64_t badge, bool
 void fault_raise(struct tcb *t, uint64_t label, uint64_t mr0, uint64_t mr1, uint64_t mr2, uint64_t mr3);
 extern bool fault_logging;
 
-/* The IPC fastpath (core/fastpath.c): true if it handled the syscall. */
+/* Syscall handlers (core/syscall.c, core/fastpath.c). Each is entered with the big lock held and
+ * returns with it released, so handle_syscall can tail-call them. Call and ReplyRecv try the IPC
+ * fastpath first (unless fastpath=off); syscall_slow does everything with the general code. Its
+ * `slot` is the slot RDI names when the caller has looked it up already (else NULL). */
 extern bool fastpath_enabled;
 struct percpu;
-/* Call: *slot gets the invoked cptr's slot whenever the fast lookup found one, even when the
- * fastpath itself gives up, so the slow path does not look it up again. */
-bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot);
-bool fastpath_reply_recv(struct tcb *t, struct percpu *c);
+void syscall_call(struct tcb *t, struct percpu *c);
+void syscall_reply_recv(struct tcb *t, struct percpu *c);
+void syscall_slow(struct tcb *t, uint64_t nr, struct cte *slot);
 
 #endif

@@ -12,15 +12,25 @@ static inline struct tcb *current_thread(void) { return this_cpu()->current; }
 
 void runq_push(struct run_queue *q, struct tcb *t, bool at_head);
 void runq_remove(struct run_queue *q, struct tcb *t);
-struct tcb *runq_highest(const struct run_queue *q);
+/* The first thread of the highest non-empty queue, or NULL. */
+static inline struct tcb *runq_highest(const struct run_queue *q)
+{
+    if (!q->words)
+        return 0;
+    unsigned w = 63 - (unsigned)__builtin_clzll(q->words);
+    return q->head[w * 64 + 63 - (unsigned)__builtin_clzll(q->bitmap[w])];
+}
 
 /* Make `t` runnable; asks for a reschedule when it should preempt what runs now. */
 void sched_wake(struct tcb *t);
 /* Take `t` out of the ready queue (it blocked or stopped). */
 void sched_unready(struct tcb *t);
 void sched_yield(void);
-/* Is another thread runnable at `t`'s priority or above? */
-bool sched_has_peer(const struct tcb *t);
+/* Is another thread runnable on `c` at `t`'s priority or above? Inline: every Yield asks. */
+static inline bool sched_has_peer(const struct percpu *c, const struct tcb *t)
+{
+    return c->rq.words && runq_highest(&c->rq)->priority >= t->priority;
+}
 void sched_tick(void);
 /* Picks the thread to run next and switches to it; idles (interrupts on) when there is none.
  * Called before every return to user mode when a reschedule is pending. */

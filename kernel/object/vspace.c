@@ -17,8 +17,6 @@
 #include "object/pcid.h"
 #include "smp.h"
 
-#define CR3_NOFLUSH (1ull << 63)
-
 static inline void invpcid(uint64_t type, uint64_t pcid, uint64_t va)
 {
     struct {
@@ -44,6 +42,7 @@ void vspace_init_root(uint64_t *pml4)
     struct vspace *vs = (struct vspace *)((uint8_t *)pml4 + 4096);
     memset(vs, 0, sizeof *vs);
     vs->pml4 = pml4;
+    vs->root_phys = virt_to_phys(pml4);
 }
 
 void vspace_load(struct vspace *vs)

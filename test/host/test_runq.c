@@ -64,8 +64,8 @@ static struct tcb *th(int i, uint8_t prio)
 
 #define IX(p) ((p) ? (int)((p) - t) : -1)
 
-/* Every list is a proper doubly linked list of threads of its priority, and the bitmap says
- * exactly which lists are non-empty. Reports at the caller's line; returns the thread count. */
+/* Every list is a proper doubly linked list of threads of its priority, and the bitmap (and its
+ * summary word) says exactly which lists are non-empty. Reports at the caller's line; returns the thread count. */
 static int queue_check(const struct run_queue *rq, const char *file, int line)
 {
     int total = 0;
@@ -75,6 +75,8 @@ static int queue_check(const struct run_queue *rq, const char *file, int line)
             check_fail(file, line, "priority %d: bitmap bit %d but head %d", p, bit, IX(rq->head[p]));
         if (!rq->head[p] != !rq->tail[p])
             check_fail(file, line, "priority %d: head %d, tail %d", p, IX(rq->head[p]), IX(rq->tail[p]));
+        if (p % 64 == 0 && (bool)((rq->words >> (p / 64)) & 1) != (rq->bitmap[p / 64] != 0))
+            check_fail(file, line, "bitmap word %d: summary bit wrong", p / 64);
         const struct tcb *prev = 0;
         int n = 0;
         for (const struct tcb *c = rq->head[p]; c; c = c->sched_next) {

@@ -47,10 +47,13 @@ struct tlb_counters {
 struct tcb;
 struct vspace;
 
-/* Per-CPU scheduler state: one ready queue per priority and a two-level bitmap of non-empty ones. */
+/* Per-CPU scheduler state: one ready queue per priority and a two-level bitmap of non-empty ones:
+ * bit p of bitmap[] for queue p, bit w of `words` for a non-zero bitmap[w]. `words` == 0 says "no
+ * thread ready" in one load, which the IPC fastpath and Yield ask on every call. */
 struct run_queue {
     struct tcb *head[256], *tail[256];
     uint64_t bitmap[4];
+    uint64_t words;
 };
 
 struct percpu {

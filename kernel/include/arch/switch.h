@@ -1,6 +1,7 @@
 /* Switching the CPU from one thread to another: address space, I/O bitmap, kernel entry stack,
- * FPU state, TLS bases and PKRU. Inline because the IPC fastpath does it on every call; each step
- * is skipped when the value is already right. */
+ * FPU state, TLS bases and PKRU. Always inline because the IPC fastpath does it on every call
+ * (a call and its frame would cost more than most of the steps); each step is skipped when the
+ * value is already right. */
 #ifndef KEEL_ARCH_SWITCH_H
 #define KEEL_ARCH_SWITCH_H
 
@@ -10,17 +11,26 @@
 #include "object/irq.h"
 #include "object/vspace.h"
 
-static inline void arch_switch_thread(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
+static inline __attribute__((always_inline)) void arch_switch_thread(struct percpu *c, struct tcb *prev,
+                                                                     struct tcb *next, struct vspace *vs)
 {
     vspace_switch(c, vs);
-    if (c->io_vspace != vs)
-        ioport_switch(vs);
+    struct vspace *io = c->io_vspace;
+    if (io != vs) {
+        /* The TSS bitmap changes only if either VSpace has ports; usually neither does. */
+        if (!vs->io_count && (!io || !io->io_count))
+            c->io_vspace = vs;
+        else
+            ioport_switch(vs);
+    }
     uint64_t top = (uint64_t)(&next->ctx + 1);
     c->tss.rsp[0] = top;
     c->ctx_top = top;
-    if (c->fpu_owner != next) {
-        if (c->fpu_owner)
-            __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])c->fpu_owner->fpu));
+    /* Eager FPU switch: see docs/abi.md §12 and docs/performance.md for why not lazy. */
+    struct tcb *owner = c->fpu_owner;
+    if (owner != next) {
+        if (owner)
+            __asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])owner->fpu));
         __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])next->fpu));
         c->fpu_owner = next;
     }

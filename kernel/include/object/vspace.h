@@ -4,6 +4,8 @@
 #define KEEL_OBJECT_VSPACE_H
 
 #include "arch/cpu.h"
+#include "arch/features.h"
+#include "arch/x86.h"
 #include "ipc.h"
 #include "object/structures.h"
 
@@ -12,6 +14,7 @@
 /* The second page of a PML4 object. */
 struct vspace {
     uint64_t *pml4;
+    uint64_t root_phys;          /* physical address of pml4: CR3 without a PCID */
     uint32_t asid;               /* 0: none assigned, cannot run or be mapped into */
     uint32_t reserved;
     uint64_t tlb_gen;            /* bumped by every change that may leave stale translations */
@@ -32,11 +35,39 @@ static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t)
 /* Loads `t`'s VSpace on this CPU (PCID-tagged when enabled, flushing only when needed). */
 void vspace_activate_thread(const struct tcb *t);
 void vspace_load(struct vspace *vs);
-/* The common case inline: already loaded here and not stale, nothing to do. */
-static inline void vspace_switch(struct percpu *c, struct vspace *vs)
+#define CR3_NOFLUSH (1ull << 63)
+
+/* Make `vs` the address space of this CPU (`c`). The IPC fastpath switches on every call, so the
+ * cases that need no bookkeeping beyond the CR3 write are inline: already loaded and current;
+ * without PCIDs, a flushing load of another VSpace; with PCIDs, a VSpace that still owns its PCID
+ * here with a matching generation (no flush). Everything else (a PCID to hand out or recycle, a
+ * stale generation) goes through vspace_load. The rules are vspace_load's; see there. */
+static inline __attribute__((always_inline)) void vspace_switch(struct percpu *c, struct vspace *vs)
 {
-    if (c->active_vspace != vs || vs->cpu_gen[c->index] != vs->tlb_gen)
-        vspace_load(vs);
+    unsigned cpu = c->index;
+    struct vspace *old = c->active_vspace;
+    bool fresh_gen = vs->cpu_gen[cpu] == vs->tlb_gen;
+    if (old == vs && fresh_gen)
+        return;
+    uint64_t bit = 1ull << cpu;
+    if (old != vs && !cpu_enabled.pcid) {
+        /* Switching away flushes the old VSpace's entries: it leaves this CPU's set. */
+        if (old)
+            old->cpu_mask &= ~bit;
+        write_cr3(vs->root_phys);
+        c->tlb.cr3_flush++;
+    } else {
+        uint16_t pcid = vs->pcid[cpu];
+        if (old == vs || !fresh_gen || !pcid || c->pcids.owner[pcid] != vs) {
+            vspace_load(vs);
+            return;
+        }
+        write_cr3(vs->root_phys | pcid | CR3_NOFLUSH);
+        c->tlb.cr3_noflush++;
+    }
+    vs->cpu_gen[cpu] = vs->tlb_gen;
+    vs->cpu_mask |= bit;
+    c->active_vspace = vs;
 }
 void vspace_init_root(uint64_t *pml4);
 void vspace_destroy(struct vspace *vs);
