@@ -116,6 +116,68 @@ KEEL_TEST(tcb_read_own_registers_refused)
     EXPECT_ERR(keel_tcb_read_registers(KEEL_SLOT_TCB, &r), KEEL_E_ILLEGAL_OPERATION);
 }
 
+/* A thread blocked in a syscall went in by SYSCALL and comes back by SYSRET; its TCB holds RCX =
+ * RIP and R11 = RFLAGS, the values the ABI gives those registers after a syscall, and every
+ * callee-saved register. Registers written while it waits must reach it as written, RCX and R11
+ * included (the kernel returns by IRETQ then). */
+static volatile uint64_t woke_rcx, woke_r11, woke_rbx, woke_r15, woke_done;
+
+static void recv_with_marked_registers(void *arg)
+{
+    uint64_t ep = *(uint64_t *)arg;
+    register uint64_t rax __asm__("rax") = KEEL_SYS_RECV;
+    register uint64_t rdi __asm__("rdi") = ep;
+    register uint64_t r12 __asm__("r12") = 0; /* no reply object */
+    register uint64_t r15 __asm__("r15") = 0x1234f;
+    register uint64_t r11 __asm__("r11");
+    uint64_t rbx = 0x1234b, rcx;
+    __asm__ volatile("syscall"
+                     : "+r"(rax), "+r"(rdi), "+b"(rbx), "+r"(r15), "=c"(rcx), "=r"(r11), "+r"(r12)
+                     :
+                     : "rdx", "rsi", "r8", "r9", "r10", "memory");
+    woke_rcx = rcx;
+    woke_r11 = r11;
+    woke_rbx = rbx;
+    woke_r15 = r15;
+    woke_done = 1;
+    for (;;) {
+        struct keel_msg m;
+        keel_recv(ep, 0, &m);
+    }
+}
+
+KEEL_TEST(tcb_registers_of_thread_in_syscall)
+{
+    static uint64_t ep;
+    struct keel_thread *t;
+    woke_done = 0;
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &ep));
+    ASSERT_OK(kt_thread(recv_with_marked_registers, &ep, &t));
+    ASSERT_TRUE(kt_wait_state(t->tcb, KEEL_THREAD_BLOCKED_RECV));
+    struct keel_user_regs r;
+    ASSERT_OK(keel_tcb_read_registers(t->tcb, &r));
+    EXPECT_EQ(r.rcx, r.rip); /* after `syscall` */
+    EXPECT_EQ(r.r11, r.rflags);
+    EXPECT_TRUE(r.rflags & 0x200);
+    EXPECT_EQ(r.rbx, 0x1234b);
+    EXPECT_EQ(r.r15, 0x1234f);
+    EXPECT_EQ(r.rax, KEEL_SYS_RECV);
+    r.rcx = 0xc0ffee;
+    r.r11 = 0x5a5a;
+    r.rbx = 0x77;
+    ASSERT_OK(keel_tcb_write_registers(t->tcb, false, &r));
+    struct keel_msg m = keel_msg_make(1, 0);
+    ASSERT_OK(keel_send(ep, &m));
+    for (int i = 0; i < 1000 && !woke_done; i++)
+        keel_yield();
+    ASSERT_TRUE(woke_done);
+    EXPECT_EQ(woke_rcx, 0xc0ffee);
+    EXPECT_EQ(woke_r11, 0x5a5a);
+    EXPECT_EQ(woke_rbx, 0x77);
+    EXPECT_EQ(woke_r15, 0x1234f);
+    ASSERT_OK(keel_tcb_suspend(t->tcb));
+}
+
 static volatile uint64_t spin_count;
 
 static void spinner(void *arg)

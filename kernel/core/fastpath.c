@@ -60,11 +60,23 @@ ALWAYS_INLINE void copy_registers(struct tcb *to, const struct tcb *from, keel_m
     to->ctx.rdi = badge;
 }
 
+/* The address-space switch when the inline cases do not cover it, then the lock: out of line
+ * and called last, so that the fastpath keeps nothing live across a call. */
+static __attribute__((noinline)) void switch_space_and_release(struct percpu *c, struct vspace *vs)
+{
+    arch_switch_space(c, vs);
+    bkl_release();
+}
+
 /* Switch to `next` (another thread of this CPU, checked by may_switch_to) and leave. */
 ALWAYS_INLINE void fast_switch(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
 {
-    arch_switch_thread(c, prev, next, vs);
+    arch_switch_cpu_state(c, prev, next);
     c->current = next;
+    if (__builtin_expect(!arch_switch_space_fast(c, vs), 0)) {
+        switch_space_and_release(c, vs);
+        return;
+    }
     bkl_release();
 }
 

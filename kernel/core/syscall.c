@@ -273,8 +273,8 @@ __attribute__((noinline)) void syscall_slow(struct tcb *t, uint64_t nr, struct c
  * the way out. */
 void handle_syscall(void)
 {
-    struct percpu *c = this_cpu();
-    bkl_acquire_on(c, true);
+    bkl_acquire_from(true);
+    struct percpu *c = this_cpu(); /* read again after the lock: nothing is kept across bkl_wait */
     struct tcb *t = c->current;
     if (__builtin_expect(!t, 0)) { /* evicted while waiting for the lock: it will issue the syscall again */
         schedule();

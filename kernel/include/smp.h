@@ -20,16 +20,17 @@ extern struct big_lock bkl;
  * a syscall and the lock, so an evicted thread must reissue it. */
 void bkl_wait(uint32_t ticket, bool in_syscall);
 
-/* `c` is this CPU (callers on hot paths have it already). */
-static inline void bkl_acquire_on(struct percpu *c, bool in_syscall)
+static inline void bkl_acquire_from(bool in_syscall)
 {
     uint32_t ticket = __atomic_fetch_add(&bkl.next, 1, __ATOMIC_RELAXED);
     if (__builtin_expect(__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket, 0))
         bkl_wait(ticket, in_syscall);
+    /* this_cpu() only now: nothing is kept across the (rare) call, so callers on hot paths need
+     * no callee-saved register for it. */
+    struct percpu *c = this_cpu();
     bkl.holder = (int32_t)c->index;
     c->lock_acquired++;
 }
-static inline void bkl_acquire_from(bool in_syscall) { bkl_acquire_on(this_cpu(), in_syscall); }
 static inline void bkl_acquire(void) { bkl_acquire_from(false); }
 static inline void bkl_release(void)
 {

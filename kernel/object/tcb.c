@@ -272,6 +272,7 @@ static int write_registers(struct invocation *inv, struct tcb *t)
     c->rax = r[3]; c->rbx = r[4]; c->rcx = r[5]; c->rdx = r[6]; c->rsi = r[7]; c->rdi = r[8];
     c->rbp = r[9]; c->r8 = r[10]; c->r9 = r[11]; c->r10 = r[12]; c->r11 = r[13]; c->r12 = r[14];
     c->r13 = r[15]; c->r14 = r[16]; c->r15 = r[17];
+    c->vector = 0; /* every register as written, RCX and R11 too: the way out is IRETQ */
     t->fs_base = r[18];
     t->gs_base = r[19];
     if (inv_arg(inv, 0))
@@ -287,8 +288,8 @@ static int read_registers(struct invocation *inv, struct tcb *t)
         return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); /* 20 words need an IPC buffer */
     const struct user_context *c = &t->ctx;
     const uint64_t r[KEEL_USER_REGS_WORDS] = {
-        c->rip, c->rsp, c->rflags, c->rax, c->rbx, c->rcx, c->rdx, c->rsi, c->rdi, c->rbp,
-        c->r8, c->r9, c->r10, c->r11, c->r12, c->r13, c->r14, c->r15, t->fs_base, t->gs_base,
+        c->rip, c->rsp, c->rflags, c->rax, c->rbx, ctx_rcx(c), c->rdx, c->rsi, c->rdi, c->rbp,
+        c->r8, c->r9, c->r10, ctx_r11(c), c->r12, c->r13, c->r14, c->r15, t->fs_base, t->gs_base,
     };
     for (unsigned i = 0; i < KEEL_USER_REGS_WORDS; i++)
         inv_reply(inv, i, r[i]);

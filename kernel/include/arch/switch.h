@@ -11,18 +11,38 @@
 #include "object/irq.h"
 #include "object/vspace.h"
 
-static inline __attribute__((always_inline)) void arch_switch_thread(struct percpu *c, struct tcb *prev,
-                                                                     struct tcb *next, struct vspace *vs)
+#define SWITCH_INLINE static inline __attribute__((always_inline))
+
+/* The address space and the TSS I/O bitmap, when the cheap cases apply (vspace_switch_fast, and
+ * neither VSpace has I/O ports); false when vspace_load or ioport_switch is needed, which
+ * arch_switch_space then does. Split so the IPC fastpath can leave the uncommon work to a tail
+ * call and keep its own frame free of callee-saved registers. */
+SWITCH_INLINE bool arch_switch_space_fast(struct percpu *c, struct vspace *vs)
 {
-    vspace_switch(c, vs);
+    if (!vspace_switch_fast(c, vs))
+        return false;
     struct vspace *io = c->io_vspace;
     if (io != vs) {
         /* The TSS bitmap changes only if either VSpace has ports; usually neither does. */
-        if (!vs->io_count && (!io || !io->io_count))
-            c->io_vspace = vs;
-        else
+        if (vs->io_count || (io && io->io_count))
+            return false;
+        c->io_vspace = vs;
+    }
+    return true;
+}
+
+SWITCH_INLINE void arch_switch_space(struct percpu *c, struct vspace *vs)
+{
+    if (!arch_switch_space_fast(c, vs)) {
+        vspace_switch(c, vs);
+        if (c->io_vspace != vs)
             ioport_switch(vs);
     }
+}
+
+/* Everything of a switch but the address space: kernel entry stack, FPU, TLS bases, PKRU. */
+SWITCH_INLINE void arch_switch_cpu_state(struct percpu *c, struct tcb *prev, struct tcb *next)
+{
     uint64_t top = (uint64_t)(&next->ctx + 1);
     c->tss.rsp[0] = top;
     c->ctx_top = top;
@@ -47,6 +67,12 @@ static inline __attribute__((always_inline)) void arch_switch_thread(struct perc
         if (pkru != next->pkru)
             wrpkru(next->pkru);
     }
+}
+
+SWITCH_INLINE void arch_switch_thread(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
+{
+    arch_switch_space(c, vs);
+    arch_switch_cpu_state(c, prev, next);
 }
 
 #endif

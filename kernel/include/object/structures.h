@@ -39,6 +39,19 @@ struct user_context {
     uint64_t vector, error;
     uint64_t rip, cs, rflags, rsp, ss;
 };
+/* `vector` of a register file saved by the syscall entry. Its RCX and R11 slots are stale: the
+ * thread's RCX and R11 are its RIP and RFLAGS (the ABI's values after a syscall), and it goes
+ * back by SYSRET. Anything that rewrites a thread's registers must clear the marker. */
+#define CTX_SYSCALL_MARKER 0x100 /* entry.S: SYSCALL_MARKER */
+_Static_assert(sizeof(struct user_context) == 22 * 8, "entry.S: CTX_SIZE and the slot offsets");
+static inline uint64_t ctx_rcx(const struct user_context *c)
+{
+    return c->vector == CTX_SYSCALL_MARKER ? c->rip : c->rcx;
+}
+static inline uint64_t ctx_r11(const struct user_context *c)
+{
+    return c->vector == CTX_SYSCALL_MARKER ? c->rflags : c->r11;
+}
 
 struct endpoint;
 struct notification;

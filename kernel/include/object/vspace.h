@@ -38,36 +38,41 @@ void vspace_load(struct vspace *vs);
 #define CR3_NOFLUSH (1ull << 63)
 
 /* Make `vs` the address space of this CPU (`c`). The IPC fastpath switches on every call, so the
- * cases that need no bookkeeping beyond the CR3 write are inline: already loaded and current;
- * without PCIDs, a flushing load of another VSpace; with PCIDs, a VSpace that still owns its PCID
- * here with a matching generation (no flush). Everything else (a PCID to hand out or recycle, a
- * stale generation) goes through vspace_load. The rules are vspace_load's; see there. */
-static inline __attribute__((always_inline)) void vspace_switch(struct percpu *c, struct vspace *vs)
+ * cases that need no bookkeeping beyond the CR3 write are inline (vspace_switch_fast): already
+ * loaded and current; without PCIDs, a flushing load of another VSpace; with PCIDs, a VSpace
+ * that still owns its PCID here with a matching generation (no flush). It returns false, having
+ * done nothing, for everything else (a PCID to hand out or recycle, a stale generation), which
+ * vspace_load does. The rules are vspace_load's; see there. */
+static inline __attribute__((always_inline)) bool vspace_switch_fast(struct percpu *c, struct vspace *vs)
 {
     unsigned cpu = c->index;
     struct vspace *old = c->active_vspace;
-    bool fresh_gen = vs->cpu_gen[cpu] == vs->tlb_gen;
-    if (old == vs && fresh_gen)
-        return;
+    if (old == vs)
+        return vs->cpu_gen[cpu] == vs->tlb_gen; /* stale: it went out of date while loaded here */
     uint64_t bit = 1ull << cpu;
-    if (old != vs && !cpu_enabled.pcid) {
+    if (!cpu_enabled.pcid) {
         /* Switching away flushes the old VSpace's entries: it leaves this CPU's set. */
         if (old)
             old->cpu_mask &= ~bit;
         write_cr3(vs->root_phys);
         c->tlb.cr3_flush++;
+        vs->cpu_gen[cpu] = vs->tlb_gen;
     } else {
         uint16_t pcid = vs->pcid[cpu];
-        if (old == vs || !fresh_gen || !pcid || c->pcids.owner[pcid] != vs) {
-            vspace_load(vs);
-            return;
-        }
+        if (!pcid || c->pcids.owner[pcid] != vs || vs->cpu_gen[cpu] != vs->tlb_gen)
+            return false;
         write_cr3(vs->root_phys | pcid | CR3_NOFLUSH);
         c->tlb.cr3_noflush++;
     }
-    vs->cpu_gen[cpu] = vs->tlb_gen;
     vs->cpu_mask |= bit;
     c->active_vspace = vs;
+    return true;
+}
+
+static inline __attribute__((always_inline)) void vspace_switch(struct percpu *c, struct vspace *vs)
+{
+    if (!vspace_switch_fast(c, vs))
+        vspace_load(vs);
 }
 void vspace_init_root(uint64_t *pml4);
 void vspace_destroy(struct vspace *vs);
