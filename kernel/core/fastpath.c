@@ -8,9 +8,9 @@
  * handle_syscall (syscall.c) tail-calls syscall_call and syscall_reply_recv with the big lock
  * held; they return with it released. Everything the fastpath uses is inlined into them: each
  * call and frame would cost about as much as the step it wraps. */
-#include "arch/layout.h"
 #include "arch/switch.h"
 #include "ipc.h"
+#include "object/cspace.h"
 #include "object/endpoint.h"
 #include "object/vspace.h"
 #include "sched.h"
@@ -21,27 +21,12 @@ bool fastpath_enabled = true;
 #define MSG_LENGTH_AND_CAPS 0x1ffull /* length (bits 0-6) and extra caps (bits 7-8) */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-/* The CSpace root is one CNode whose guard and radix cover all 64 bits, the common case: a
- * lookup is one index. Anything else (nested CNodes) goes the slow way. */
-ALWAYS_INLINE bool cspace_flat(const struct cap *root)
-{
-    return root->type == KEEL_OBJ_CNODE && root->guard_bits + root->radix == 64;
-}
-
-ALWAYS_INLINE struct cte *flat_lookup(const struct cap *root, uint64_t cptr)
-{
-    if ((cptr >> root->radix) != root->word1)
-        return 0; /* guard mismatch */
-    return &cnode_slots(root)[cptr & ((1ull << root->radix) - 1)];
-}
-
 /* The VSpace `next` would run in, if it may run now instead of going through the scheduler:
- * only on its own CPU, if nothing queued there outranks it, if it has an address space, and if
- * it can go back to user mode by the fast exit (a RIP past the user half is the slow path's
- * business: ensure_returnable turns it into a fault). */
+ * only on its own CPU, if nothing queued there outranks it, and if it has an address space.
+ * (Its RIP is checked on the way out, by return_to_user.) */
 ALWAYS_INLINE struct vspace *may_switch_to(const struct percpu *c, const struct tcb *next)
 {
-    if (next->cpu != c->index || next->ctx.rip >= USER_TOP)
+    if (next->cpu != c->index)
         return 0; /* another CPU's thread: the slow path wakes it there */
     if (c->rq.words && runq_highest(&c->rq)->priority > next->priority)
         return 0;
@@ -71,7 +56,8 @@ static __attribute__((noinline)) void switch_space_and_release(struct percpu *c,
 /* Switch to `next` (another thread of this CPU, checked by may_switch_to) and leave. */
 ALWAYS_INLINE void fast_switch(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
 {
-    arch_switch_cpu_state(c, prev, next);
+    arch_switch_stack_fpu(c, next);
+    arch_switch_tls_pkru(prev, next); /* prev != next: one was running, the other waiting */
     c->current = next;
     if (__builtin_expect(!arch_switch_space_fast(c, vs), 0)) {
         switch_space_and_release(c, vs);
@@ -86,10 +72,11 @@ ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **s
 {
     keel_msginfo_t info = t->ctx.rsi;
     const struct cap *root = &t->cspace_root.cap;
-    if (!cspace_flat(root))
+    if (!cspace_is_flat(root))
         return false;
-    struct cte *slot = flat_lookup(root, t->ctx.rdi);
-    if (!slot)
+    bool found;
+    struct cte *slot = cspace_flat_slot(root, t->ctx.rdi, &found);
+    if (!found)
         return false;
     uint8_t type = slot->cap.type;
     *slot_out = type != KEEL_CAP_NULL ? slot : 0;
@@ -135,11 +122,12 @@ ALWAYS_INLINE bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
 {
     keel_msginfo_t info = t->ctx.rsi;
     const struct cap *root = &t->cspace_root.cap;
-    if ((info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS || !cspace_flat(root))
+    if ((info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS || !cspace_is_flat(root))
         return false;
-    struct cte *ep_slot = flat_lookup(root, t->ctx.rdi);
-    struct cte *reply_slot = flat_lookup(root, t->ctx.r12);
-    if (!ep_slot || !reply_slot || ep_slot->cap.type != KEEL_OBJ_ENDPOINT ||
+    bool ep_found, reply_found;
+    struct cte *ep_slot = cspace_flat_slot(root, t->ctx.rdi, &ep_found);
+    struct cte *reply_slot = cspace_flat_slot(root, t->ctx.r12, &reply_found);
+    if (!ep_found || !reply_found || ep_slot->cap.type != KEEL_OBJ_ENDPOINT ||
         !(ep_slot->cap.rights & KEEL_RIGHT_READ) || reply_slot->cap.type != KEEL_OBJ_REPLY)
         return false;
     struct endpoint *ep = cap_endpoint(&ep_slot->cap);

@@ -50,7 +50,11 @@ void msg_error(struct tcb *t, int err, unsigned n, const uint64_t *detail)
 struct cte *lookup_cap_slot(struct tcb *t, uint64_t cptr, unsigned which, struct invocation *inv, int *err)
 {
     struct lookup_fault f;
-    struct cte *slot = cspace_resolve(&t->cspace_root.cap, cptr, 64, false, &f);
+    const struct cap *root = &t->cspace_root.cap;
+    bool found = false;
+    struct cte *slot = cspace_is_flat(root) ? cspace_flat_slot(root, cptr, &found) : 0;
+    if (!found)
+        slot = cspace_resolve(root, cptr, 64, false, &f);
     if (!slot) {
         *err = inv_fail(inv, KEEL_E_FAILED_LOOKUP, 3, f.failure, f.bits_left, which);
         return 0;

@@ -266,15 +266,41 @@ __attribute__((noinline)) void syscall_slow(struct tcb *t, uint64_t nr, struct c
     bkl_release();
 }
 
+/* Yield with nobody else to run changes nothing: answered here, without syscall_slow. */
+static void syscall_yield(struct tcb *t, struct percpu *c)
+{
+    if (sched_has_peer(c, t)) {
+        syscall_slow(t, KEEL_SYS_YIELD, 0);
+        return;
+    }
+    msg_complete(t, 0, 0);
+    bkl_release();
+}
+
+static void syscall_other(struct tcb *t, struct percpu *c)
+{
+    (void)c;
+    syscall_slow(t, t->ctx.rax, 0);
+}
+
+/* Handlers by syscall number; numbers past the table are syscall_other's (an unknown-syscall
+ * fault). Each is entered with the big lock held and releases it (ipc.h). */
+typedef void syscall_handler(struct tcb *t, struct percpu *c);
+#define SYSCALL_TABLE_SIZE 16
+_Static_assert(KEEL_SYS_DEBUG_PUTCHAR < SYSCALL_TABLE_SIZE, "every syscall has its entry");
+static syscall_handler *const syscall_table[SYSCALL_TABLE_SIZE] = {
+    syscall_other, syscall_call,  syscall_reply_recv, syscall_other, syscall_other, syscall_other,
+    syscall_other, syscall_yield, syscall_other,      syscall_other, syscall_other, syscall_other,
+    syscall_other, syscall_other, syscall_other,      syscall_other,
+};
+_Static_assert(KEEL_SYS_CALL == 1 && KEEL_SYS_REPLY_RECV == 2 && KEEL_SYS_YIELD == 7, "syscall_table's order");
+
 /* The syscall entry (entry.S) calls this with the caller's registers saved in its TCB. It takes
- * the big lock and tail-calls the handler, which releases it: Call and ReplyRecv (IPC fastpath
- * first) and everything else in syscall_slow. Only a Yield with nobody to yield to is answered
- * here: the thread stays, its address space is known good, and only its RIP needs checking on
- * the way out. */
+ * the big lock and tail-calls the syscall's handler, which releases it. The RIP the thread goes
+ * back to is checked by return_to_user (return_fixup below). */
 void handle_syscall(void)
 {
-    bkl_acquire_from(true);
-    struct percpu *c = this_cpu(); /* read again after the lock: nothing is kept across bkl_wait */
+    struct percpu *c = bkl_acquire_from(true);
     struct tcb *t = c->current;
     if (__builtin_expect(!t, 0)) { /* evicted while waiting for the lock: it will issue the syscall again */
         schedule();
@@ -283,20 +309,20 @@ void handle_syscall(void)
         return;
     }
     uint64_t nr = t->ctx.rax;
-    if (nr == KEEL_SYS_CALL) {
-        syscall_call(t, c);
-        return;
-    }
-    if (nr == KEEL_SYS_REPLY_RECV) {
-        syscall_reply_recv(t, c);
-        return;
-    }
-    if (nr == KEEL_SYS_YIELD && !sched_has_peer(c, t) && t->ctx.rip < USER_TOP) {
-        msg_complete(t, 0, 0); /* nobody else to run: yielding changes nothing */
-        bkl_release();
-        return;
-    }
-    syscall_slow(t, nr, 0);
+    /* The index is clamped rather than only compared, so that not even a mispredicted bounds
+     * check reads past the table (the number is the caller's). */
+    syscall_table[nr < SYSCALL_TABLE_SIZE ? nr : 0](t, c);
+}
+
+/* return_to_user (entry.S) found the current thread's RIP outside the user half: a `syscall` at
+ * the very top of it. The fast exits leave this case to here; ensure_returnable turns it into
+ * the #GP fault the thread would have taken running on, and someone else runs. */
+void return_fixup(void);
+void return_fixup(void)
+{
+    bkl_acquire();
+    ensure_returnable();
+    bkl_release();
 }
 
 void trap_from_user(struct trap_frame *f)

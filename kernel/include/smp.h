@@ -20,7 +20,8 @@ extern struct big_lock bkl;
  * a syscall and the lock, so an evicted thread must reissue it. */
 void bkl_wait(uint32_t ticket, bool in_syscall);
 
-static inline void bkl_acquire_from(bool in_syscall)
+/* Returns this CPU. */
+static inline struct percpu *bkl_acquire_from(bool in_syscall)
 {
     uint32_t ticket = __atomic_fetch_add(&bkl.next, 1, __ATOMIC_RELAXED);
     if (__builtin_expect(__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket, 0))
@@ -30,6 +31,7 @@ static inline void bkl_acquire_from(bool in_syscall)
     struct percpu *c = this_cpu();
     bkl.holder = (int32_t)c->index;
     c->lock_acquired++;
+    return c;
 }
 static inline void bkl_acquire(void) { bkl_acquire_from(false); }
 static inline void bkl_release(void)

@@ -81,19 +81,20 @@ syscall_entry:
     .type return_to_user, @function
 return_to_user:
     mov %gs:PERCPU_CTX_TOP, %rsp
-    cmpq $SYSCALL_MARKER, CTX_VECTOR(%rsp)
-    jne iret_exit
-    /* SYSRET: RIP from RCX, RFLAGS from R11. SYSRET to a non-canonical RCX raises #GP in ring 0
-     * with the user's RSP on Intel CPUs. Every path here has checked RIP < USER_TOP (the kernel
-     * turns a syscall at the very top of the user half into a fault instead, ensure_returnable),
-     * and this checks again: a RIP outside the user half leaves by IRETQ, whose #GP is taken on
-     * the kernel's own stack. RFLAGS is the thread's as SYSCALL captured it (IF set: user mode
-     * cannot clear it at IOPL 0, nor raise IOPL), since anything that rewrites it (WriteRegisters)
-     * also clears the marker; SYSRET itself clears RF and VM. */
+    /* The RIP must be in the user half: SYSRET to a non-canonical RCX raises #GP in ring 0 with
+     * the user's RSP on Intel CPUs, and IRETQ to one faults in the kernel. It is not only after a
+     * `syscall` at the very top of the user half (WriteRegisters refuses such values); the slow
+     * paths turn that into a fault (ensure_returnable), and the fast ones leave it to this check,
+     * which sends it to return_fixup to do the same. */
     mov CTX_RIP(%rsp), %rcx
     mov %rcx, %r11
     shr $47, %r11
-    jnz iret_exit
+    jnz bad_rip
+    cmpq $SYSCALL_MARKER, CTX_VECTOR(%rsp)
+    jne iret_exit
+    /* SYSRET: RIP from RCX, RFLAGS from R11. RFLAGS is the thread's as SYSCALL captured it (IF
+     * set: user mode cannot clear it at IOPL 0, nor raise IOPL), since anything that rewrites it
+     * (WriteRegisters) also clears the marker; SYSRET itself clears RF and VM. */
     mov CTX_RFLAGS(%rsp), %r11
     mov CTX_R15(%rsp), %r15
     mov CTX_R14(%rsp), %r14
@@ -114,6 +115,11 @@ return_to_user:
 
 arch_return_to_user:                        /* first entry to user mode on a CPU (boot, AP start) */
     cli
+    jmp return_to_user
+
+bad_rip:
+    mov %gs:PERCPU_KERNEL_RSP, %rsp
+    call return_fixup
     jmp return_to_user
 
 iret_exit:

@@ -40,8 +40,8 @@ SWITCH_INLINE void arch_switch_space(struct percpu *c, struct vspace *vs)
     }
 }
 
-/* Everything of a switch but the address space: kernel entry stack, FPU, TLS bases, PKRU. */
-SWITCH_INLINE void arch_switch_cpu_state(struct percpu *c, struct tcb *prev, struct tcb *next)
+/* Kernel entry stack and FPU state of `next`. */
+SWITCH_INLINE void arch_switch_stack_fpu(struct percpu *c, struct tcb *next)
 {
     uint64_t top = (uint64_t)(&next->ctx + 1);
     c->tss.rsp[0] = top;
@@ -54,8 +54,11 @@ SWITCH_INLINE void arch_switch_cpu_state(struct percpu *c, struct tcb *prev, str
         __asm__ volatile("fxrstor64 %0" ::"m"(*(const uint8_t(*)[512])next->fpu));
         c->fpu_owner = next;
     }
-    if (prev == next)
-        return;
+}
+
+/* TLS bases and PKRU, from `prev` (NULL after idling) to another thread `next`. */
+SWITCH_INLINE void arch_switch_tls_pkru(struct tcb *prev, struct tcb *next)
+{
     if (!prev || prev->fs_base != next->fs_base)
         wrmsr(MSR_FS_BASE, next->fs_base);
     if (!prev || prev->gs_base != next->gs_base)
@@ -67,6 +70,14 @@ SWITCH_INLINE void arch_switch_cpu_state(struct percpu *c, struct tcb *prev, str
         if (pkru != next->pkru)
             wrpkru(next->pkru);
     }
+}
+
+/* Everything of a switch but the address space. */
+SWITCH_INLINE void arch_switch_cpu_state(struct percpu *c, struct tcb *prev, struct tcb *next)
+{
+    arch_switch_stack_fpu(c, next);
+    if (prev != next)
+        arch_switch_tls_pkru(prev, next);
 }
 
 SWITCH_INLINE void arch_switch_thread(struct percpu *c, struct tcb *prev, struct tcb *next, struct vspace *vs)
