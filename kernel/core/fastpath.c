@@ -16,8 +16,6 @@
 #include "sched.h"
 #include "smp.h"
 
-bool fastpath_enabled = true;
-
 #define MSG_LENGTH_AND_CAPS 0x1ffull /* length (bits 0-6) and extra caps (bits 7-8) */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
@@ -68,33 +66,15 @@ ALWAYS_INLINE void fast_switch(struct percpu *c, struct tcb *prev, struct tcb *n
 
 /* Returns only when the fastpath does not apply, with *slot_out the slot RDI names (or NULL), so
  * the slow path need not look it up again. */
-ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
+/* The Call's second half, once every check has passed: dequeue the receiver, bind the caller to
+ * its reply object, hand over the message, switch. A function of its own (tail-called, its
+ * arguments in registers) because each half then fits the caller-saved registers, where the
+ * whole would need callee-saved ones pushed and popped on every call. */
+static __attribute__((noinline)) void fastpath_call_commit(struct tcb *t, struct percpu *c, const struct cte *slot,
+                                                           struct tcb *dest, struct vspace *vs)
 {
-    keel_msginfo_t info = t->ctx.rsi;
-    const struct cap *root = &t->cspace_root.cap;
-    if (!cspace_is_flat(root))
-        return false;
-    bool found;
-    struct cte *slot = cspace_flat_slot(root, t->ctx.rdi, &found);
-    if (!found)
-        return false;
-    uint8_t type = slot->cap.type;
-    *slot_out = type != KEEL_CAP_NULL ? slot : 0;
-    if (type != KEEL_OBJ_ENDPOINT || (info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS ||
-        !(slot->cap.rights & KEEL_RIGHT_WRITE))
-        return false;
     struct endpoint *ep = cap_endpoint(&slot->cap);
-    struct tcb *dest = ep->head;
-    if (ep->state != EP_RECEIVERS)
-        return false;
     struct reply *r = dest->reply;
-    if (!r || r->caller)
-        return false;
-    struct vspace *vs = may_switch_to(c, dest);
-    if (!vs)
-        return false;
-
-    /* Dequeue the receiver, bind the caller to its reply object, hand over the message. */
     struct tcb *next_waiter = dest->ep_next;
     ep->head = next_waiter;
     if (next_waiter)
@@ -110,12 +90,44 @@ ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **s
     t->reply = r;
     t->state = TS_BLOCKED_REPLY;
     t->blocked_on = r;
-    t->ipc_flags = IPC_CALL | (slot->cap.rights & KEEL_RIGHT_GRANT_REPLY ? IPC_GRANT_REPLY : 0);
-    copy_registers(dest, t, info, slot->cap.word1);
+    _Static_assert(IPC_GRANT_REPLY == KEEL_RIGHT_GRANT_REPLY, "the right is the flag");
+    t->ipc_flags = IPC_CALL | (slot->cap.rights & KEEL_RIGHT_GRANT_REPLY);
+    copy_registers(dest, t, t->ctx.rsi, slot->cap.word1);
     dest->state = TS_RUNNING;
     dest->blocked_on = 0;
     fast_switch(c, t, dest, vs);
+}
+
+/* Returns only when the fastpath does not apply, with *slot_out the slot RDI names (or NULL), so
+ * the slow path need not look it up again. */
+ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **slot_out)
+{
+    keel_msginfo_t info = t->ctx.rsi;
+    const struct cap *root = &t->cspace_root.cap;
+    if (!cspace_is_flat(root))
+        return false;
+    bool found;
+    struct cte *slot = cspace_flat_slot(root, t->ctx.rdi, &found);
+    if (!found)
+        return false;
+    if (slot->cap.type != KEEL_OBJ_ENDPOINT || (info & MSG_LENGTH_AND_CAPS) > KEEL_MSG_REGISTERS ||
+        !(slot->cap.rights & KEEL_RIGHT_WRITE))
+        goto slow;
+    struct endpoint *ep = cap_endpoint(&slot->cap);
+    struct tcb *dest = ep->head;
+    if (ep->state != EP_RECEIVERS)
+        goto slow;
+    struct reply *r = dest->reply;
+    if (!r || r->caller)
+        goto slow;
+    struct vspace *vs = may_switch_to(c, dest);
+    if (!vs)
+        goto slow;
+    fastpath_call_commit(t, c, slot, dest, vs);
     return true;
+slow:
+    *slot_out = slot->cap.type != KEEL_CAP_NULL ? slot : 0; /* the slow path need not look again */
+    return false;
 }
 
 ALWAYS_INLINE bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
@@ -166,17 +178,18 @@ ALWAYS_INLINE bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
     return true;
 }
 
+/* With fastpath=off, syscall_set_fastpath leaves these out of the syscall table. */
 void syscall_call(struct tcb *t, struct percpu *c)
 {
     struct cte *slot = 0;
-    if (fastpath_enabled && fastpath_call(t, c, &slot))
+    if (fastpath_call(t, c, &slot))
         return;
     syscall_slow(t, KEEL_SYS_CALL, slot);
 }
 
 void syscall_reply_recv(struct tcb *t, struct percpu *c)
 {
-    if (fastpath_enabled && fastpath_reply_recv(t, c))
+    if (fastpath_reply_recv(t, c))
         return;
     syscall_slow(t, KEEL_SYS_REPLY_RECV, 0);
 }

@@ -214,7 +214,7 @@ void kernel_main(uint32_t magic, uint32_t mbi_phys)
     if (cmdline_parse(boot.mb.cmdline, &boot.options, &d) != 0)
         log_warn("%s", d.msg);
     log_set_level(boot.options.log_level);
-    fastpath_enabled = boot.options.fastpath != TRI_OFF;
+    syscall_set_fastpath(boot.options.fastpath != TRI_OFF);
     platform_exit_on_panic = boot.options.selftest;
     setup_console();
     log_info("boot: loader '%s', %s, command line '%s', %u modules", boot.mb.loader_name,

@@ -284,16 +284,27 @@ static void syscall_other(struct tcb *t, struct percpu *c)
 }
 
 /* Handlers by syscall number; numbers past the table are syscall_other's (an unknown-syscall
- * fault). Each is entered with the big lock held and releases it (ipc.h). */
+ * fault). Each is entered with the big lock held and releases it (ipc.h). Call and ReplyRecv are
+ * the fastpath's unless the command line says fastpath=off (syscall_set_fastpath), so the hot
+ * paths do not test the option. */
 typedef void syscall_handler(struct tcb *t, struct percpu *c);
 #define SYSCALL_TABLE_SIZE 16
 _Static_assert(KEEL_SYS_DEBUG_PUTCHAR < SYSCALL_TABLE_SIZE, "every syscall has its entry");
-static syscall_handler *const syscall_table[SYSCALL_TABLE_SIZE] = {
+static syscall_handler *syscall_table[SYSCALL_TABLE_SIZE] = {
     syscall_other, syscall_call,  syscall_reply_recv, syscall_other, syscall_other, syscall_other,
     syscall_other, syscall_yield, syscall_other,      syscall_other, syscall_other, syscall_other,
     syscall_other, syscall_other, syscall_other,      syscall_other,
 };
 _Static_assert(KEEL_SYS_CALL == 1 && KEEL_SYS_REPLY_RECV == 2 && KEEL_SYS_YIELD == 7, "syscall_table's order");
+
+bool fastpath_enabled = true;
+
+void syscall_set_fastpath(bool on)
+{
+    fastpath_enabled = on;
+    syscall_table[KEEL_SYS_CALL] = on ? syscall_call : syscall_other;
+    syscall_table[KEEL_SYS_REPLY_RECV] = on ? syscall_reply_recv : syscall_other;
+}
 
 /* The syscall entry (entry.S) calls this with the caller's registers saved in its TCB. It takes
  * the big lock and tail-calls the syscall's handler, which releases it. The RIP the thread goes

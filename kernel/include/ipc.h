@@ -69,7 +69,8 @@ extern bool fault_logging;
  * returns with it released, so handle_syscall can tail-call them. Call and ReplyRecv try the IPC
  * fastpath first (unless fastpath=off); syscall_slow does everything with the general code. Its
  * `slot` is the slot RDI names when the caller has looked it up already (else NULL). */
-extern bool fastpath_enabled;
+extern bool fastpath_enabled; /* read-only: set it with syscall_set_fastpath */
+void syscall_set_fastpath(bool on);
 struct percpu;
 void syscall_call(struct tcb *t, struct percpu *c);
 void syscall_reply_recv(struct tcb *t, struct percpu *c);

@@ -68,9 +68,9 @@ enum thread_state {
 
 /* What a thread blocked in Send/Call is sending, kept until a receiver takes it. */
 #define IPC_CALL (1u << 0)
-#define IPC_GRANT (1u << 1)
-#define IPC_GRANT_REPLY (1u << 2)
-#define IPC_FAULT (1u << 3)  /* the message is a fault message built by the kernel */
+#define IPC_GRANT KEEL_RIGHT_GRANT             /* the rights' own bits: the fastpath copies them */
+#define IPC_GRANT_REPLY KEEL_RIGHT_GRANT_REPLY
+#define IPC_FAULT (1u << 4)  /* the message is a fault message built by the kernel */
 
 struct tcb {
     struct user_context ctx;          /* offset 0: the entry code saves here */
