@@ -12,6 +12,7 @@
  * KEEL_BOOTINFO_CHILD and carries the command line): it exits with its status instead of ending
  * the emulator, and prints through the kernel console in debug kernels. */
 #include "bench.h"
+#include <keel/portio.h>
 #include <keel/process.h>
 
 uint64_t bench_t[4][BENCH_TOTAL_MAX + 2];
@@ -30,13 +31,6 @@ static unsigned nresults;
 /* ---- Console: COM1 directly when we can have the ports, else DebugPutChar ---- */
 #define COM1 0x3f8
 
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 
 static void serial_byte(char c)
 {

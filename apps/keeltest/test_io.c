@@ -1,6 +1,7 @@
 /* Device access for userspace drivers: IRQ handler caps bound to notifications, and I/O port
  * caps opened in the I/O permission bitmap (in/out without a syscall; without the cap: #GP). */
 #include "ktest.h"
+#include <keel/portio.h>
 
 #define COM1 0x3f8
 #define UART_IER 1
@@ -9,13 +10,6 @@
 #define UART_SCRATCH 7
 #define VS KEEL_SLOT_VSPACE
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 struct port_box {
     uint16_t port;

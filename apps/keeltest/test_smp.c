@@ -2,6 +2,7 @@
  * across CPUs, and TLB shootdowns go exactly where a translation can live. Tests that need more
  * CPUs than the machine has are skipped (the boot matrix runs this suite at -smp 1, 2 and 4). */
 #include "ktest.h"
+#include <keel/portio.h>
 
 #define DBG KEEL_SLOT_DEBUG
 #define VS KEEL_SLOT_VSPACE
@@ -443,14 +444,6 @@ struct io_spin {
     volatile uint8_t value;
 };
 
-static inline void io_outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t io_inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
 #define SMP_IO_PORT 0x3ff /* COM1's scratch register */
 
 static void io_spinner(void *arg)
@@ -458,12 +451,12 @@ static void io_spinner(void *arg)
     struct io_spin *s = arg;
     while (s->phase == 0)
         __builtin_ia32_pause();
-    io_outb(SMP_IO_PORT, 0x5a);
-    s->value = io_inb(SMP_IO_PORT);
+    outb(SMP_IO_PORT, 0x5a);
+    s->value = inb(SMP_IO_PORT);
     s->done = 1;
     while (s->phase == 1)
         __builtin_ia32_pause();
-    io_outb(SMP_IO_PORT, 0x33); /* must fault: the cap is gone */
+    outb(SMP_IO_PORT, 0x33); /* must fault: the cap is gone */
     s->done = 2;
 }
 

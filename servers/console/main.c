@@ -8,11 +8,12 @@
  * With the optional I/O port cap for the VGA CRTC (ioports=0x3d4-0x3d5) the blinking hardware
  * cursor of text mode is switched off, so only the console's own cursor shows. */
 #include "screen.h"
-#include <keel/channel.h>
 #include <keel/alloc.h>
+#include <keel/channel.h>
 #include <keel/console.h>
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
+#include <keel/portio.h>
 #include <keel/process.h>
 #include <keel/service.h>
 #include <keel/stdio.h>
@@ -28,7 +29,6 @@
 static struct keel_service service;
 static struct keel_service_client clients[MAX_CLIENTS];
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 
 static void serve(struct keel_service *s, struct keel_service_client *c)
 {

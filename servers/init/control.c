@@ -6,6 +6,7 @@
 #include <keel/errors.h>
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
+#include <keel/portio.h>
 #include <keel/stdio.h>
 #include <keel/string.h>
 
@@ -268,13 +269,6 @@ int control_run(struct proc *caller, const struct keel_msg *m, struct keel_msg *
 
 /* ---- REBOOT ---- */
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* A port cap for init itself, bound to its VSpace. */
 static int port_access(uint16_t first, uint16_t last)

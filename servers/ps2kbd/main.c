@@ -19,6 +19,7 @@
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
 #include <keel/keyboard.h>
+#include <keel/portio.h>
 #include <keel/process.h>
 #include <keel/service.h>
 #include <keel/stdio.h>
@@ -48,13 +49,6 @@
 #define TEXT_SIZE 256
 #define EVENT_SIZE 128
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* What the driver keeps per client, beside the library's table (same index). */
 struct pending {

@@ -8,11 +8,12 @@
  * Requests (keel/serial.h): WRITE completes when the bytes are written; READ waits until at
  * least one byte has arrived. The kernel also writes its log to COM1 by polling; the two may
  * interleave. */
-#include <keel/channel.h>
 #include <keel/alloc.h>
+#include <keel/channel.h>
 #include <keel/errors.h>
 #include <keel/initsvc.h>
 #include <keel/invoke.h>
+#include <keel/portio.h>
 #include <keel/process.h>
 #include <keel/serial.h>
 #include <keel/service.h>
@@ -36,13 +37,6 @@
 #define MAX_PENDING 8
 #define RX_SIZE 1024
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint8_t inb(uint16_t port)
-{
-    uint8_t v;
-    __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
 
 /* What the driver keeps per client, beside the library's table (same index). */
 struct pending {
