@@ -534,20 +534,25 @@ int keel_channel_submit(struct keel_channel *ch, const struct keel_channel_desc 
     return rc == 1 ? 0 : rc;
 }
 
-int keel_channel_submit_wait(struct keel_channel *ch, const struct keel_channel_desc *d, uint32_t n)
+/* Pushes all n descriptors with `push` (submit_batch or complete_batch), sleeping while the ring
+ * is full. The ring's producer index is *idx (entries long); the consumer moves *head and looks
+ * at *head_event to know whom to ring. A full ring (idx - head == entries) frees a slot when the
+ * head reaches idx - entries + 1. Returns n, or what was pushed before an error, or the error. */
+static int push_wait(struct keel_channel *ch, const struct keel_channel_desc *d, uint32_t n,
+                     int (*push)(struct keel_channel *, const struct keel_channel_desc *, uint32_t),
+                     const uint32_t *idx, uint32_t entries, _Atomic uint32_t *head_event, _Atomic uint32_t *head,
+                     const uint32_t *peer)
 {
     uint32_t total = 0;
     while (total < n) {
-        int rc = keel_channel_submit_batch(ch, d + total, n - total);
+        int rc = push(ch, d + total, n - total);
         if (rc > 0) {
             total += (uint32_t)rc;
             continue;
         }
         if (rc != KEEL_CHANNEL_AGAIN)
             return total ? (int)total : rc;
-        /* Full: tail - head == entries. One slot frees when the head reaches tail - entries + 1. */
-        if (armed_progress(&ch->hdr->sq_head_event.v, ch->sq_idx - ch->sq_entries + 1,
-                           &ch->hdr->sq_head.v, ch->sq_peer))
+        if (armed_progress(head_event, *idx - entries + 1, head, *peer))
             continue;
         rc = check_open(ch);
         if (!rc)
@@ -556,6 +561,12 @@ int keel_channel_submit_wait(struct keel_channel *ch, const struct keel_channel_
             return total ? (int)total : rc;
     }
     return (int)total;
+}
+
+int keel_channel_submit_wait(struct keel_channel *ch, const struct keel_channel_desc *d, uint32_t n)
+{
+    return push_wait(ch, d, n, keel_channel_submit_batch, &ch->sq_idx, ch->sq_entries, &ch->hdr->sq_head_event.v,
+                     &ch->hdr->sq_head.v, &ch->sq_peer);
 }
 
 static void inflight_free(struct keel_channel *ch, uint32_t slot)
@@ -877,25 +888,8 @@ int keel_channel_complete(struct keel_channel *ch, const struct keel_channel_des
 
 int keel_channel_complete_wait(struct keel_channel *ch, const struct keel_channel_desc *c, uint32_t n)
 {
-    uint32_t total = 0;
-    while (total < n) {
-        int rc = keel_channel_complete_batch(ch, c + total, n - total);
-        if (rc > 0) {
-            total += (uint32_t)rc;
-            continue;
-        }
-        if (rc != KEEL_CHANNEL_AGAIN)
-            return total ? (int)total : rc;
-        if (armed_progress(&ch->hdr->cq_head_event.v, ch->cq_idx - ch->cq_entries + 1,
-                           &ch->hdr->cq_head.v, ch->cq_peer))
-            continue;
-        rc = check_open(ch);
-        if (!rc)
-            rc = sleep_once(ch);
-        if (rc)
-            return total ? (int)total : rc;
-    }
-    return (int)total;
+    return push_wait(ch, c, n, keel_channel_complete_batch, &ch->cq_idx, ch->cq_entries, &ch->hdr->cq_head_event.v,
+                     &ch->hdr->cq_head.v, &ch->cq_peer);
 }
 
 /* ---- Both sides ---- */
