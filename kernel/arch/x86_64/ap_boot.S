@@ -27,6 +27,13 @@ ap_protected:
     mov %ax, %ds
     mov %ax, %es
     mov %ax, %ss
+    /* Take this start's parameters, once: an AP that wakes after the boot CPU gave up on it
+     * (and filled the block in for the next one) finds the claim taken and halts, so two CPUs
+     * never share a stack. xchg with memory is atomic. */
+    xor %eax, %eax
+    xchg %eax, REL(ap_param_claim)
+    test %eax, %eax
+    jz ap_late
     mov %cr4, %eax
     or $(1 << 5), %eax                      /* PAE */
     mov %eax, %cr4
@@ -53,6 +60,11 @@ ap_long:
     xor %ebp, %ebp
     jmp *%rax
 
+ap_late:
+    cli
+    hlt
+    jmp ap_late
+
     .balign 8
 ap_gdt:
     .quad 0
@@ -69,4 +81,5 @@ ap_param_efer:   .quad 0
 ap_param_stack:  .quad 0
 ap_param_percpu: .quad 0
 ap_param_entry:  .quad 0
+ap_param_claim:  .quad 0   /* 1 from the boot CPU for each start; the AP that takes it clears it */
 ap_trampoline_end:

@@ -20,6 +20,7 @@ extern char ap_trampoline[], ap_trampoline_end[], ap_params[];
 
 struct ap_params {
     uint64_t cr3, efer, stack, percpu, entry;
+    uint64_t claim; /* 1 per start; the AP that starts takes it (ap_boot.S), a late one finds 0 */
 };
 
 static uint64_t ap_cr3;                     /* kernel mappings + identity of the first 2 MiB */
@@ -119,6 +120,7 @@ void smp_start_aps(void)
             .stack = c->kernel_rsp,
             .percpu = (uint64_t)c,
             .entry = (uint64_t)ap_main,
+            .claim = 1,
         };
         ap_ready = 0;
         lapic_start_ap(cpu->apic_id, (uint8_t)(AP_TRAMPOLINE >> 12));
@@ -128,6 +130,7 @@ void smp_start_aps(void)
             log_warn("smp: CPU with APIC id %u did not start; skipped", cpu->apic_id);
             c->self = 0;
             c->apic_id = ~0u; /* if it starts after all, it finds this and stops (ap_main) */
+            __atomic_store_n(&p->claim, 0, __ATOMIC_RELEASE); /* and a later wake-up halts at once */
             continue;
         }
         cpus_online++;
