@@ -7,6 +7,7 @@
 #include <keel/process.h>
 #include <keel/service.h>
 #include <keel/stdio.h>
+#include <keel/string.h>
 #include <keel/syscall.h>
 
 int keel_service_init(struct keel_service *s, const char *name, struct keel_service_client *clients,
@@ -105,6 +106,32 @@ int keel_service_complete(struct keel_service *s, struct keel_service_client *c,
         err = KEEL_CHANNEL_EPROTO; /* more in flight than it can collect: a broken client */
     if (err)
         keel_service_drop(s, c, err);
+    return err;
+}
+
+int keel_service_pop(struct keel_service *s, struct keel_service_client *c, struct keel_channel_desc *d,
+                     uint32_t max)
+{
+    int n = keel_channel_pop(&c->ch, d, max);
+    if (n < 0)
+        keel_service_drop(s, c, n);
+    return n;
+}
+
+bool keel_service_queue_add(struct keel_service_queue *q, const struct keel_channel_desc *d)
+{
+    if (q->n == KEEL_SERVICE_QUEUE_MAX)
+        return false;
+    q->d[q->n++] = *d;
+    return true;
+}
+
+int keel_service_complete_queued(struct keel_service *s, struct keel_service_client *c,
+                                 struct keel_service_queue *q, unsigned i)
+{
+    int err = keel_service_complete(s, c, &q->d[i]);
+    memmove(&q->d[i], &q->d[i + 1], (q->n - i - 1) * sizeof q->d[0]);
+    q->n--;
     return err;
 }
 

@@ -33,11 +33,7 @@ static struct keel_service_client clients[MAX_CLIENTS];
 static void serve(struct keel_service *s, struct keel_service_client *c)
 {
     struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
-    int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
-    if (n < 0) {
-        keel_service_drop(s, c, n);
-        return;
-    }
+    int n = keel_service_pop(s, c, d, KEEL_INIT_CHANNEL_ENTRIES);
     for (int i = 0; i < n; i++) {
         const char *p = d[i].opcode == KEEL_CONSOLE_WRITE ? keel_channel_data(&c->ch, d[i].offset, d[i].length) : 0;
         if (p || (d[i].opcode == KEEL_CONSOLE_WRITE && d[i].length == 0)) {

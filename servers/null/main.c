@@ -86,12 +86,9 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
     struct held *h = &held[keel_service_index(s, c)];
     struct keel_channel_desc d[BATCH], done[BATCH + KEEL_NULL_MAX_HELD];
     for (;;) {
-        int n = keel_channel_pop(&c->ch, d, BATCH);
-        if (n <= 0) {
-            if (n < 0) /* KEEL_CHANNEL_PEER_GONE: the client ended */
-                keel_service_drop(s, c, n);
+        int n = keel_service_pop(s, c, d, BATCH);
+        if (n <= 0) /* nothing more; or the client ended (PEER_GONE) and was dropped */
             return;
-        }
         unsigned k = 0;
         for (int i = 0; i < n; i++) {
             if (d[i].opcode == KEEL_NULL_RELEASE) { /* held requests end before their RELEASE */

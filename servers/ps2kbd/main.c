@@ -45,20 +45,13 @@
 #define SPIN_LIMIT 100000 /* polls of the status register before giving up on the controller */
 
 #define MAX_CLIENTS 8
-#define MAX_PENDING 8
 #define TEXT_SIZE 256
 #define EVENT_SIZE 128
 
 
-/* What the driver keeps per client, beside the library's table (same index). */
-struct pending {
-    struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for keys */
-    unsigned npending;
-};
-
 static struct keel_service service;
 static struct keel_service_client clients[MAX_CLIENTS];
-static struct pending pend[MAX_CLIENTS];
+static struct keel_service_queue reads[MAX_CLIENTS]; /* per client (same index): READs waiting for keys */
 static char text[TEXT_SIZE];
 static unsigned text_head, text_tail; /* free-running */
 static struct keel_key_event events[EVENT_SIZE];
@@ -148,7 +141,7 @@ static void drain(void)
 
 static void on_connect(struct keel_service *s, struct keel_service_client *c)
 {
-    pend[keel_service_index(s, c)].npending = 0;
+    reads[keel_service_index(s, c)].n = 0;
 }
 
 /* Fill one pending READ / READ_EVENTS; false if there is nothing for it yet. */
@@ -179,35 +172,25 @@ static bool fill(struct keel_service_client *c, struct keel_channel_desc *r)
 
 static void serve(struct keel_service *s, struct keel_service_client *c)
 {
-    struct pending *q = &pend[keel_service_index(s, c)];
+    struct keel_service_queue *q = &reads[keel_service_index(s, c)];
     struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
-    int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
-    if (n < 0) {
-        keel_service_drop(s, c, n);
-        return;
-    }
+    int n = keel_service_pop(s, c, d, KEEL_INIT_CHANNEL_ENTRIES);
+    if (n < 0)
+        return; /* dropped */
     for (int i = 0; i < n; i++) {
         bool read = d[i].opcode == KEEL_KEYBOARD_READ ||
                     (d[i].opcode == KEEL_KEYBOARD_READ_EVENTS && d[i].length >= sizeof(struct keel_key_event));
-        if (read && q->npending < MAX_PENDING) {
-            q->pending[q->npending++] = d[i];
+        if (read && keel_service_queue_add(q, &d[i]))
             continue;
-        }
         d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, too short for an event, or too many */
         d[i].length = 0;
         if (keel_service_complete(s, c, &d[i])) /* never waits on a client */
             return;
     }
-    for (unsigned i = 0; i < q->npending;) {
-        struct keel_channel_desc *r = &q->pending[i];
-        if (!fill(c, r)) {
+    for (unsigned i = 0; i < q->n;) {
+        if (!fill(c, &q->d[i]))
             i++;
-            continue;
-        }
-        int err = keel_service_complete(s, c, r);
-        memmove(r, r + 1, (q->npending - i - 1) * sizeof *r);
-        q->npending--;
-        if (err)
+        else if (keel_service_complete_queued(s, c, q, i))
             return;
     }
 }

@@ -39,18 +39,15 @@
 #define IRQ_LINE 4
 
 #define MAX_CLIENTS 8
-#define MAX_PENDING 8
 #define RX_SIZE 1024
 #define TX_SIZE 4096
 
 
 /* What the driver keeps per client, beside the library's table (same index). */
 struct pending {
-    struct keel_channel_desc pending[MAX_PENDING]; /* READs waiting for input */
-    unsigned npending;
-    struct keel_channel_desc writes[MAX_PENDING];  /* WRITEs waiting for room in the TX ring */
-    unsigned nwrites;
-    uint32_t written;                              /* bytes of writes[0] already in the ring */
+    struct keel_service_queue reads;  /* READs waiting for input */
+    struct keel_service_queue writes; /* WRITEs waiting for room in the TX ring */
+    uint32_t written;                 /* bytes of writes.d[0] already in the ring */
 };
 
 static struct keel_service service;
@@ -97,7 +94,7 @@ static void drain_rx(void)
 static void on_connect(struct keel_service *s, struct keel_service_client *c)
 {
     struct pending *q = &pend[keel_service_index(s, c)];
-    q->npending = q->nwrites = 0;
+    q->reads.n = q->writes.n = 0;
     q->written = 0;
 }
 
@@ -106,55 +103,43 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
 {
     struct pending *q = &pend[keel_service_index(s, c)];
     struct keel_channel_desc d[KEEL_INIT_CHANNEL_ENTRIES];
-    int n = keel_channel_pop(&c->ch, d, KEEL_INIT_CHANNEL_ENTRIES);
-    if (n < 0) {
-        keel_service_drop(s, c, n);
-        return;
-    }
+    int n = keel_service_pop(s, c, d, KEEL_INIT_CHANNEL_ENTRIES);
+    if (n < 0)
+        return; /* dropped */
     for (int i = 0; i < n; i++) {
-        if (d[i].opcode == KEEL_SERIAL_READ && q->npending < MAX_PENDING) {
-            q->pending[q->npending++] = d[i];
+        if (d[i].opcode == KEEL_SERIAL_READ && keel_service_queue_add(&q->reads, &d[i]))
             continue;
-        }
         const uint8_t *p = keel_channel_data(&c->ch, d[i].offset, d[i].length);
         bool write = d[i].opcode == KEEL_SERIAL_WRITE && (p || d[i].length == 0);
-        if (write && q->nwrites < MAX_PENDING) {
-            q->writes[q->nwrites++] = d[i]; /* in order, behind the ones already waiting */
+        if (write && keel_service_queue_add(&q->writes, &d[i])) /* in order, behind the waiting ones */
             continue;
-        }
         d[i].status = KEEL_CHANNEL_EINVAL; /* unknown opcode, bad range, or too many waiting */
         d[i].length = 0;
         if (keel_service_complete(s, c, &d[i])) /* never waits on a client */
             return;
     }
     /* WRITEs in order: each completes (with its length) once all its bytes are in the TX ring. */
-    while (q->nwrites) {
-        struct keel_channel_desc *w = &q->writes[0];
+    while (q->writes.n) {
+        struct keel_channel_desc *w = &q->writes.d[0];
         q->written = queue_tx(keel_channel_data(&c->ch, w->offset, w->length), w->length, q->written);
         if (q->written < w->length)
             break; /* the ring is full: the rest goes in as the UART drains it */
         w->status = (int32_t)w->length;
         w->length = 0;
-        int err = keel_service_complete(s, c, w);
-        memmove(&q->writes[0], &q->writes[1], (q->nwrites - 1) * sizeof q->writes[0]);
-        q->nwrites--;
         q->written = 0;
-        if (err)
+        if (keel_service_complete_queued(s, c, &q->writes, 0))
             return;
     }
     pump_tx();
-    while (q->npending && rx_head != rx_tail) {
-        struct keel_channel_desc *r = &q->pending[0];
+    while (q->reads.n && rx_head != rx_tail) {
+        struct keel_channel_desc *r = &q->reads.d[0];
         uint8_t *p = keel_channel_data(&c->ch, r->offset, r->length);
         uint32_t k = 0;
         while (p && k < r->length && rx_head != rx_tail)
             p[k++] = rx[rx_head++ % RX_SIZE];
         r->length = k;
         r->status = (int32_t)k;
-        int err = keel_service_complete(s, c, r);
-        memmove(&q->pending[0], &q->pending[1], (q->npending - 1) * sizeof q->pending[0]);
-        q->npending--;
-        if (err)
+        if (keel_service_complete_queued(s, c, &q->reads, 0))
             return;
     }
 }

@@ -62,6 +62,25 @@ void keel_service_serve_all(struct keel_service *s, keel_service_fn serve);
  * which `c` is no longer live. */
 int keel_service_complete(struct keel_service *s, struct keel_service_client *c, const struct keel_channel_desc *d);
 
+/* Takes up to max requests from c (keel_channel_pop). The count, or -- when the client is gone or
+ * broke the protocol -- the (negative) error after which `c` has been dropped. */
+int keel_service_pop(struct keel_service *s, struct keel_service_client *c, struct keel_channel_desc *d,
+                     uint32_t max);
+
+/* Requests a driver holds until it can answer them (READs waiting for input, WRITEs waiting for
+ * room), in arrival order. */
+#define KEEL_SERVICE_QUEUE_MAX 8
+struct keel_service_queue {
+    struct keel_channel_desc d[KEEL_SERVICE_QUEUE_MAX];
+    unsigned n;
+};
+/* Appends a copy of *d; false when the queue is full (answer the request with an error then). */
+bool keel_service_queue_add(struct keel_service_queue *q, const struct keel_channel_desc *d);
+/* Completes q->d[i] (status and length set by the caller) and removes it from the queue. 0, or
+ * the error after which `c` has been dropped (keel_service_complete). */
+int keel_service_complete_queued(struct keel_service *s, struct keel_service_client *c,
+                                 struct keel_service_queue *q, unsigned i);
+
 static inline unsigned keel_service_index(const struct keel_service *s, const struct keel_service_client *c)
 {
     return (unsigned)(c - s->clients);
