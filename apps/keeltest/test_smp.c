@@ -256,6 +256,33 @@ KEEL_TEST(smp_migrated_thread_stale_cpu_flushes_lazily)
     s.stop = 1;
 }
 
+/* The one thread on CPU 1 whose faults the test receives on `ep` (tests run one at a time). */
+static uint8_t cpu1_stack[8192] __attribute__((aligned(16)));
+static struct keel_thread cpu1_thread;
+
+static int start_on_cpu1(void (*fn)(void *), void *arg, uint64_t ep)
+{
+    struct keel_thread_config cfg = {
+        .entry = fn, .arg = arg, .stack_top = cpu1_stack + sizeof cpu1_stack,
+        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
+    };
+    int err = keel_thread_create(&cpu1_thread, &cfg);
+    if (!err)
+        err = keel_tcb_set_affinity(cpu1_thread.tcb, 1);
+    return err ? err : keel_thread_start(&cpu1_thread);
+}
+
+/* A fault message on ep within the patience window: 0 (in *m), or WOULD_BLOCK. */
+static int wait_fault(uint64_t ep, uint64_t reply, struct keel_msg *m)
+{
+    int got = KEEL_E_WOULD_BLOCK;
+    for (uint64_t t0 = kt_now(); got == KEEL_E_WOULD_BLOCK && kt_patient(t0);) {
+        *m = keel_msg_make(0, 0);
+        got = keel_nbrecv(ep, reply, m);
+    }
+    return got;
+}
+
 struct reader {
     volatile uint64_t phase;       /* 1 once the remap has returned */
     volatile uint64_t stale_reads; /* old value read after the remap returned */
@@ -288,15 +315,7 @@ KEEL_TEST(smp_remap_never_leaves_a_stale_translation)
     ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
     static struct reader r;
     r = (struct reader){ 0 };
-    static uint8_t stack[8192] __attribute__((aligned(16)));
-    static struct keel_thread rt;
-    struct keel_thread_config cfg = {
-        .entry = read_loop, .arg = &r, .stack_top = stack + sizeof stack,
-        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
-    };
-    ASSERT_OK(keel_thread_create(&rt, &cfg));
-    ASSERT_OK(keel_tcb_set_affinity(rt.tcb, 1));
-    ASSERT_OK(keel_thread_start(&rt));
+    ASSERT_OK(start_on_cpu1(read_loop, &r, ep));
     for (uint64_t t0 = kt_now(); r.reads < 1000 && kt_patient(t0);)
         ;
     ASSERT_TRUE(r.reads >= 1000);
@@ -348,15 +367,7 @@ KEEL_TEST(smp_remap_read_only_stops_writes_on_other_cpus)
     ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
     static struct writer w;
     w = (struct writer){ 0 };
-    static uint8_t stack[8192] __attribute__((aligned(16)));
-    static struct keel_thread wt;
-    struct keel_thread_config cfg = {
-        .entry = write_loop, .arg = &w, .stack_top = stack + sizeof stack,
-        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
-    };
-    ASSERT_OK(keel_thread_create(&wt, &cfg));
-    ASSERT_OK(keel_tcb_set_affinity(wt.tcb, 1));
-    ASSERT_OK(keel_thread_start(&wt));
+    ASSERT_OK(start_on_cpu1(write_loop, &w, ep));
     for (uint64_t t0 = kt_now(); w.writes < 1000 && kt_patient(t0);)
         ;
     ASSERT_TRUE(w.writes >= 1000); /* CPU 1 has a writable translation cached */
@@ -364,19 +375,14 @@ KEEL_TEST(smp_remap_read_only_stops_writes_on_other_cpus)
     ASSERT_OK(keel_frame_remap(f, KEEL_MAP_READ, 0));
     w.phase = 1;
     struct keel_tlb_counters a0 = counters(0);
-    struct keel_msg m = keel_msg_make(0, 0);
-    int got = KEEL_E_WOULD_BLOCK;
-    for (uint64_t t0 = kt_now(); got == KEEL_E_WOULD_BLOCK && kt_patient(t0);) {
-        m = keel_msg_make(0, 0);
-        got = keel_nbrecv(ep, reply, &m);
-    }
-    EXPECT_OK(got);
+    struct keel_msg m;
+    EXPECT_OK(wait_fault(ep, reply, &m));
     EXPECT_EQ(keel_msg_label(m.info), KEEL_FAULT_VM);
     EXPECT_EQ(m.mr[1], SMP_VA);    /* the write to the now read-only page: */
     EXPECT_EQ(m.mr[2] & 3, 3);     /* present, write */
     EXPECT_EQ(w.late_writes, 0);
     EXPECT_EQ(a0.shootdown_sent - b0.shootdown_sent, 1); /* CPU 1 was told, once */
-    keel_tcb_suspend(wt.tcb);
+    keel_tcb_suspend(cpu1_thread.tcb);
 }
 
 /* Debug HoldLock: its argument checks, and a hold shorter than the watchdog's second, which other
@@ -460,8 +466,6 @@ static void io_spinner(void *arg)
     s->done = 2;
 }
 
-static uint8_t io_spin_stack[8192] __attribute__((aligned(16)));
-static struct keel_thread io_spin_thread;
 
 KEEL_TEST(smp_ioport_bind_and_delete_reach_other_cpus)
 {
@@ -474,14 +478,8 @@ KEEL_TEST(smp_ioport_bind_and_delete_reach_other_cpus)
     ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &reply));
     static struct io_spin s;
     s = (struct io_spin){ 0 };
-    struct keel_thread_config cfg = {
-        .entry = io_spinner, .arg = &s, .stack_top = io_spin_stack + sizeof io_spin_stack,
-        .priority = KEEL_THREAD_PRIORITY_INHERIT, .fault_ep = ep,
-    };
-    ASSERT_OK(keel_thread_create(&io_spin_thread, &cfg));
-    ASSERT_OK(keel_tcb_set_affinity(io_spin_thread.tcb, 1));
-    ASSERT_OK(keel_thread_start(&io_spin_thread));
-    ASSERT_TRUE(kt_wait_state(io_spin_thread.tcb, KEEL_THREAD_RUNNING));
+    ASSERT_OK(start_on_cpu1(io_spinner, &s, ep));
+    ASSERT_TRUE(kt_wait_state(cpu1_thread.tcb, KEEL_THREAD_RUNNING));
     for (volatile int i = 0; i < 20000; i++) /* let CPU 1 load our VSpace (and its port bitmap) */
         ;
     ASSERT_OK(keel_ioport_bind(io, VS)); /* from CPU 0, while CPU 1 runs a thread of VS */
@@ -490,15 +488,10 @@ KEEL_TEST(smp_ioport_bind_and_delete_reach_other_cpus)
     EXPECT_EQ(s.value, 0x5a); /* CPU 1 could use the port at once: no fault */
     ASSERT_OK(keel_cspace_delete(io));
     s.phase = 2;
-    struct keel_msg m = keel_msg_make(0, 0);
-    int got = KEEL_E_WOULD_BLOCK;
-    for (uint64_t t0 = kt_now(); got == KEEL_E_WOULD_BLOCK && kt_patient(t0);) {
-        m = keel_msg_make(0, 0);
-        got = keel_nbrecv(ep, reply, &m);
-    }
-    EXPECT_OK(got);
+    struct keel_msg m;
+    EXPECT_OK(wait_fault(ep, reply, &m));
     EXPECT_EQ(keel_msg_label(m.info), KEEL_FAULT_EXCEPTION);
     EXPECT_EQ(m.mr[1], 13); /* #GP on CPU 1: the port closed there when Delete returned */
     EXPECT_EQ(s.done, 1);
-    keel_tcb_suspend(io_spin_thread.tcb);
+    keel_tcb_suspend(cpu1_thread.tcb);
 }
