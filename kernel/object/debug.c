@@ -17,10 +17,11 @@
 __attribute__((noinline)) static void debug_hold_lock(uint64_t ms)
 {
     uint64_t start = rdtsc(), span = tsc_khz() * ms;
-    while (rdtsc() - start < span) {
-        smp_mailbox(); /* as a holder would: other CPUs' requests are not the bug here */
+    /* Only the lock holder posts mailbox requests, so none can be waiting for this CPU here; and
+     * staying in this frame is what lets the watchdog's backtrace of it name this function (an
+     * NMI that lands on the first instruction of a callee would skip it in the frame walk). */
+    while (rdtsc() - start < span)
         cpu_relax();
-    }
 }
 
 int debug_invoke(struct invocation *inv)
