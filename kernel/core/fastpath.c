@@ -12,6 +12,7 @@
 #include "ipc.h"
 #include "object/cspace.h"
 #include "object/endpoint.h"
+#include "object/threadqueue.h"
 #include "object/vspace.h"
 #include "sched.h"
 #include "smp.h"
@@ -64,8 +65,6 @@ ALWAYS_INLINE void fast_switch(struct percpu *c, struct tcb *prev, struct tcb *n
     bkl_release();
 }
 
-/* Returns only when the fastpath does not apply, with *slot_out the slot RDI names (or NULL), so
- * the slow path need not look it up again. */
 /* The Call's second half, once every check has passed: dequeue the receiver, bind the caller to
  * its reply object, hand over the message, switch. A function of its own (tail-called, its
  * arguments in registers) because each half then fits the caller-saved registers, where the
@@ -75,15 +74,8 @@ static __attribute__((noinline)) void fastpath_call_commit(struct tcb *t, struct
 {
     struct endpoint *ep = cap_endpoint(&slot->cap);
     struct reply *r = dest->reply;
-    struct tcb *next_waiter = dest->ep_next;
-    ep->head = next_waiter;
-    if (next_waiter)
-        next_waiter->ep_prev = 0;
-    else {
-        ep->tail = 0;
+    if (!thread_queue_pop(&ep->queue, dest, TS_RUNNING)) /* dest is the head (fastpath_call checked) */
         ep->state = EP_IDLE;
-    }
-    dest->ep_next = 0;
     dest->reply = 0;
     r->receiver = 0;
     r->caller = t;
@@ -93,8 +85,6 @@ static __attribute__((noinline)) void fastpath_call_commit(struct tcb *t, struct
     _Static_assert(IPC_GRANT_REPLY == KEEL_RIGHT_GRANT_REPLY, "the right is the flag");
     t->ipc_flags = IPC_CALL | (slot->cap.rights & KEEL_RIGHT_GRANT_REPLY);
     copy_registers(dest, t, t->ctx.rsi, slot->cap.word1);
-    dest->state = TS_RUNNING;
-    dest->blocked_on = 0;
     fast_switch(c, t, dest, vs);
 }
 
@@ -114,7 +104,7 @@ ALWAYS_INLINE bool fastpath_call(struct tcb *t, struct percpu *c, struct cte **s
         !(slot->cap.rights & KEEL_RIGHT_WRITE))
         goto slow;
     struct endpoint *ep = cap_endpoint(&slot->cap);
-    struct tcb *dest = ep->head;
+    struct tcb *dest = ep->queue.head;
     if (ep->state != EP_RECEIVERS)
         goto slow;
     struct reply *r = dest->reply;
@@ -163,16 +153,7 @@ ALWAYS_INLINE bool fastpath_reply_recv(struct tcb *t, struct percpu *c)
     /* Then wait on the endpoint, offering the same reply object. */
     r->receiver = t;
     t->reply = r;
-    t->state = TS_BLOCKED_RECV;
-    t->blocked_on = ep;
-    t->ep_next = 0;
-    struct tcb *tail = ep->tail;
-    t->ep_prev = tail;
-    if (tail)
-        tail->ep_next = t;
-    else
-        ep->head = t;
-    ep->tail = t;
+    thread_queue_block(&ep->queue, t, TS_BLOCKED_RECV, ep);
     ep->state = EP_RECEIVERS;
     fast_switch(c, t, caller, vs);
     return true;

@@ -6,6 +6,7 @@
 #include "object/cdt.h"
 #include "object/debug.h"
 #include "object/tcb.h"
+#include "object/threadqueue.h"
 #include "sched.h"
 #include "smp.h"
 
@@ -124,6 +125,38 @@ static void check_run_queue(uint32_t index)
     }
 }
 
+/* The queue `t` says it waits in, walked whole: every member names the queue's object and is in
+ * a state that belongs there, the links agree both ways, and `t` is among them. */
+static void check_wait_queue(const struct tcb *t)
+{
+    const struct thread_queue *q;
+    uint8_t member_state = t->state;
+    if (t->state == TS_BLOCKED_NOTIFICATION) {
+        q = &((const struct notification *)t->blocked_on)->waiters;
+    } else {
+        const struct endpoint *ep = t->blocked_on;
+        q = &ep->queue;
+        CHECK(ep->state == (t->state == TS_BLOCKED_SEND ? EP_SENDERS : EP_RECEIVERS),
+              "endpoint %p state %u disagrees with waiting tcb %p", (void *)ep, ep->state, (void *)t);
+    }
+    bool found = false;
+    unsigned long n = 0;
+    const struct tcb *prev = 0;
+    for (const struct tcb *m = q->head; m; prev = m, m = m->ep_next) {
+        found |= m == t;
+        CHECK(m->blocked_on == t->blocked_on && m->state == member_state,
+              "tcb %p is in the queue of %p but blocked on %p in state %u", (void *)m, t->blocked_on,
+              m->blocked_on, m->state);
+        CHECK(m->ep_prev == prev, "queue of %p: tcb %p's back link is wrong", t->blocked_on, (void *)m);
+        if (++n > (1ul << 24)) {
+            CHECK(false, "queue of %p does not end (a cycle?)", t->blocked_on);
+            return;
+        }
+    }
+    CHECK(q->tail == prev, "queue of %p: tail %p, last member %p", t->blocked_on, (void *)q->tail, (void *)prev);
+    CHECK(found, "tcb %p blocked on %p but not in its queue", (void *)t, t->blocked_on);
+}
+
 static void check_threads(void)
 {
     for (struct tcb *t = tcb_list; t; t = t->all_next) {
@@ -132,17 +165,26 @@ static void check_threads(void)
               t->state);
         CHECK(t->cpu < cpus_online, "tcb %p belongs to cpu %u of %u", (void *)t, t->cpu, cpus_online);
         if (t->state == TS_BLOCKED_REPLY)
-            CHECK(t->reply && t->reply->caller == t, "tcb %p waits for a reply nobody can send", (void *)t);
-        if (t->state == TS_BLOCKED_SEND || t->state == TS_BLOCKED_RECV || t->state == TS_BLOCKED_NOTIFICATION)
-            CHECK(t->blocked_on != 0, "tcb %p blocked on nothing", (void *)t);
-        if (t->state == TS_BLOCKED_SEND || t->state == TS_BLOCKED_RECV) {
-            const struct endpoint *ep = t->blocked_on;
-            bool found = false;
-            for (const struct tcb *q = ep ? ep->head : 0; q; q = q->ep_next)
-                found |= q == t;
-            CHECK(found, "tcb %p blocked on endpoint %p but not in its queue", (void *)t, (void *)ep);
-            CHECK(ep && ep->state == (t->state == TS_BLOCKED_SEND ? EP_SENDERS : EP_RECEIVERS),
-                  "endpoint %p state disagrees with waiting tcb %p", (void *)ep, (void *)t);
+            CHECK(t->reply && t->reply->caller == t && t->blocked_on == t->reply,
+                  "tcb %p waits for a reply nobody can send", (void *)t);
+        if (thread_state_is_queued(t->state)) {
+            if (t->blocked_on)
+                check_wait_queue(t);
+            else
+                CHECK(false, "tcb %p blocked on nothing in state %u", (void *)t, t->state);
+        } else {
+            CHECK(!t->ep_next && !t->ep_prev, "tcb %p in state %u is linked in a wait queue", (void *)t, t->state);
+            CHECK(t->state == TS_BLOCKED_REPLY || !t->blocked_on, "tcb %p in state %u is blocked on %p", (void *)t,
+                  t->state, t->blocked_on);
+        }
+        /* A reply object a thread holds: offered while it waits in Recv, bound while it waits for
+         * the answer to a Call; never otherwise. */
+        if (t->reply) {
+            CHECK(t->state == TS_BLOCKED_RECV || t->state == TS_BLOCKED_REPLY,
+                  "tcb %p in state %u holds reply object %p", (void *)t, t->state, (void *)t->reply);
+            if (t->state == TS_BLOCKED_RECV)
+                CHECK(t->reply->receiver == t, "tcb %p offers reply %p, which names receiver %p", (void *)t,
+                      (void *)t->reply, (void *)t->reply->receiver);
         }
         if (t->bound_notification)
             CHECK(t->bound_notification->bound_tcb == t, "tcb %p bound one way only", (void *)t);

@@ -3,32 +3,21 @@
 #include "object/endpoint.h"
 #include "ipc.h"
 #include "object/tcb.h"
+#include "object/threadqueue.h"
 #include "sched.h"
 
-static void enqueue(struct endpoint *ep, struct tcb *t)
+struct reply *endpoint_take(struct endpoint *ep, struct tcb *t)
 {
-    t->ep_next = 0;
-    t->ep_prev = ep->tail;
-    if (ep->tail)
-        ep->tail->ep_next = t;
-    else
-        ep->head = t;
-    ep->tail = t;
-}
-
-void endpoint_dequeue(struct endpoint *ep, struct tcb *t)
-{
-    if (t->ep_prev)
-        t->ep_prev->ep_next = t->ep_next;
-    else
-        ep->head = t->ep_next;
-    if (t->ep_next)
-        t->ep_next->ep_prev = t->ep_prev;
-    else
-        ep->tail = t->ep_prev;
-    t->ep_next = t->ep_prev = 0;
-    if (!ep->head)
+    thread_queue_remove(&ep->queue, t, TS_INACTIVE);
+    if (!ep->queue.head)
         ep->state = EP_IDLE;
+    /* A queued thread's reply is one it offered in Recv (a caller gets one only once delivered). */
+    struct reply *offered = t->reply;
+    if (offered) {
+        offered->receiver = 0;
+        t->reply = 0;
+    }
+    return offered;
 }
 
 /* A Call has been delivered: wait for the reply, or fail the call if the receiver offered none. */
@@ -51,13 +40,8 @@ void endpoint_send(struct endpoint *ep, struct tcb *sender, uint64_t badge, uint
 {
     sender->ipc_flags = flags;
     if (ep->state == EP_RECEIVERS) {
-        struct tcb *receiver = ep->head;
-        endpoint_dequeue(ep, receiver);
-        struct reply *reply = receiver->reply;
-        if (reply) {
-            receiver->reply = 0;
-            reply->receiver = 0;
-        }
+        struct tcb *receiver = ep->queue.head;
+        struct reply *reply = endpoint_take(ep, receiver);
         ipc_transfer(sender, receiver, badge, flags & IPC_GRANT, ep);
         sched_wake(receiver);
         if (flags & IPC_CALL) {
@@ -73,10 +57,8 @@ void endpoint_send(struct endpoint *ep, struct tcb *sender, uint64_t badge, uint
         msg_error(sender, KEEL_E_WOULD_BLOCK, 0, 0);
         return;
     }
-    sender->state = TS_BLOCKED_SEND;
-    sender->blocked_on = ep;
     sender->ipc_badge = badge;
-    enqueue(ep, sender);
+    thread_queue_block(&ep->queue, sender, TS_BLOCKED_SEND, ep);
     ep->state = EP_SENDERS;
     sched_unready(sender);
 }
@@ -90,8 +72,8 @@ void endpoint_recv(struct endpoint *ep, struct tcb *receiver, struct reply *repl
         return;
     }
     if (ep->state == EP_SENDERS) {
-        struct tcb *sender = ep->head;
-        endpoint_dequeue(ep, sender);
+        struct tcb *sender = ep->queue.head;
+        endpoint_take(ep, sender);
         ipc_transfer(sender, receiver, sender->ipc_badge, sender->ipc_flags & IPC_GRANT, ep);
         if (sender->ipc_flags & IPC_CALL) {
             finish_call(sender, reply);
@@ -108,18 +90,16 @@ void endpoint_recv(struct endpoint *ep, struct tcb *receiver, struct reply *repl
     }
     if (reply)
         reply_offer(reply, receiver);
-    receiver->state = TS_BLOCKED_RECV;
-    receiver->blocked_on = ep;
-    enqueue(ep, receiver);
+    thread_queue_block(&ep->queue, receiver, TS_BLOCKED_RECV, ep);
     ep->state = EP_RECEIVERS;
     sched_unready(receiver);
 }
 
 void endpoint_destroy(struct endpoint *ep)
 {
-    while (ep->head) {
-        struct tcb *t = ep->head;
-        endpoint_dequeue(ep, t);
+    while (ep->queue.head) {
+        struct tcb *t = ep->queue.head;
+        endpoint_take(ep, t);
         tcb_abort_ipc(t);
     }
 }

@@ -3,39 +3,21 @@
 #include "object/endpoint.h"
 #include "ipc.h"
 #include "object/tcb.h"
+#include "object/threadqueue.h"
 #include "sched.h"
 
-static void enqueue(struct notification *n, struct tcb *t)
+void notification_take(struct notification *n, struct tcb *t)
 {
-    t->ep_next = 0;
-    t->ep_prev = n->tail;
-    if (n->tail)
-        n->tail->ep_next = t;
-    else
-        n->head = t;
-    n->tail = t;
-}
-
-void notification_dequeue(struct notification *n, struct tcb *t)
-{
-    if (t->ep_prev)
-        t->ep_prev->ep_next = t->ep_next;
-    else
-        n->head = t->ep_next;
-    if (t->ep_next)
-        t->ep_next->ep_prev = t->ep_prev;
-    else
-        n->tail = t->ep_prev;
-    t->ep_next = t->ep_prev = 0;
+    thread_queue_remove(&n->waiters, t, TS_INACTIVE);
 }
 
 void notification_signal(struct notification *n, uint64_t badge)
 {
     if (!badge)
         badge = 1;
-    if (n->head) {
-        struct tcb *t = n->head;
-        notification_dequeue(n, t);
+    if (n->waiters.head) {
+        struct tcb *t = n->waiters.head;
+        thread_queue_pop(&n->waiters, t, TS_INACTIVE);
         msg_complete(t, 0, badge);
         sched_wake(t);
         return;
@@ -61,9 +43,7 @@ void notification_wait(struct notification *n, struct tcb *t, bool blocking)
         msg_error(t, KEEL_E_WOULD_BLOCK, 0, 0);
         return;
     }
-    t->state = TS_BLOCKED_NOTIFICATION;
-    t->blocked_on = n;
-    enqueue(n, t);
+    thread_queue_block(&n->waiters, t, TS_BLOCKED_NOTIFICATION, n);
     sched_unready(t);
 }
 
@@ -83,9 +63,9 @@ void notification_unbind(struct tcb *t)
 
 void notification_destroy(struct notification *n)
 {
-    while (n->head) {
-        struct tcb *t = n->head;
-        notification_dequeue(n, t);
+    while (n->waiters.head) {
+        struct tcb *t = n->waiters.head;
+        thread_queue_pop(&n->waiters, t, TS_INACTIVE);
         tcb_abort_ipc(t);
     }
     if (n->bound_tcb)

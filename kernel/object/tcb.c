@@ -38,32 +38,25 @@ void tcb_cancel_ipc(struct tcb *t)
     switch (t->state) {
     case TS_BLOCKED_SEND:
     case TS_BLOCKED_RECV:
-        endpoint_dequeue(t->blocked_on, t);
-        if (t->reply && t->state == TS_BLOCKED_RECV) {
-            t->reply->receiver = 0;
-            t->reply = 0;
-        }
+        endpoint_take(t->blocked_on, t);
         break;
     case TS_BLOCKED_NOTIFICATION:
-        notification_dequeue(t->blocked_on, t);
+        notification_take(t->blocked_on, t);
         break;
     case TS_BLOCKED_REPLY:
         if (t->reply)
             reply_unbind_caller(t->reply);
+        t->state = TS_INACTIVE;
+        t->blocked_on = 0;
         break;
     default:
         break;
     }
-    t->blocked_on = 0;
 }
 
 void tcb_abort_ipc(struct tcb *t)
 {
     t->blocked_on = 0;
-    if (t->reply && t->state == TS_BLOCKED_RECV) {
-        t->reply->receiver = 0;
-        t->reply = 0;
-    }
     if (t->ipc_flags & IPC_FAULT) {
         t->ipc_flags = 0;
         t->state = TS_INACTIVE;

@@ -85,7 +85,7 @@ struct tcb {
     uint32_t time_slice;
     uint32_t pkru;
     struct tcb *sched_next, *sched_prev;
-    struct tcb *ep_next, *ep_prev;    /* endpoint or notification wait queue */
+    struct tcb *ep_next, *ep_prev;    /* endpoint or notification wait queue (threadqueue.h) */
     void *blocked_on;                 /* endpoint, notification or reply object */
     uint64_t ipc_badge;               /* badge of the cap a pending send used */
     struct reply *reply;              /* Recv: the reply object offered; Call: the one bound to us */
@@ -101,16 +101,21 @@ struct tcb {
 _Static_assert(sizeof(struct tcb) <= 1u << KEEL_TCB_SIZE_BITS, "TCB does not fit its object size");
 _Static_assert(offsetof(struct tcb, ctx) == 0, "entry code saves registers at the start of the TCB");
 
+/* A FIFO of blocked threads, linked through their ep_next/ep_prev (object/threadqueue.h). */
+struct thread_queue {
+    struct tcb *head, *tail;
+};
+
 enum endpoint_state { EP_IDLE, EP_SENDERS, EP_RECEIVERS };
 
 struct endpoint {
-    struct tcb *head, *tail;
+    struct thread_queue queue; /* senders or receivers, as `state` says; empty when EP_IDLE */
     uint8_t state;
 };
 _Static_assert(sizeof(struct endpoint) <= 1u << KEEL_ENDPOINT_SIZE_BITS, "endpoint size");
 
 struct notification {
-    struct tcb *head, *tail;  /* waiters */
+    struct thread_queue waiters;
     uint64_t word;            /* pending signal bits */
     struct tcb *bound_tcb;
 };
