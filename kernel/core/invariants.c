@@ -193,10 +193,23 @@ static void check_threads(void)
         check_run_queue(i);
 }
 
+#include "object/vspace.h"
+
+/* No CPU has a destroyed VSpace (or one without an ASID) loaded or recorded (vspace.c). */
+static void check_loaded_vspaces(void)
+{
+    for (uint32_t i = 0; i < cpus_online; i++) {
+        const void *vs = 0;
+        const char *defect = vspace_cpu_defect(cpu_get(i), &vs);
+        CHECK(!defect, "cpu %u: VSpace %p: %s", i, vs, defect);
+    }
+}
+
 unsigned invariants_check(void)
 {
     violations = 0;
     walk_cdt();
     check_threads();
+    check_loaded_vspaces();
     return violations;
 }

@@ -60,11 +60,8 @@ void asid_pool_destroy(void *pool)
             continue;
         for (uint32_t i = 0; i < KEEL_ASID_POOL_ENTRIES; i++) {
             struct vspace *vs = ap->entry[i];
-            if (vs && vs != RESERVED) {
-                /* Its threads can no longer run; its translations must not outlive the ASID. */
-                vspace_flush(vs, 0, 0, false);
-                vs->asid = 0;
-            }
+            if (vs && vs != RESERVED)
+                vspace_asid_lost(vs); /* its threads can no longer run, nor its mappings outlive the ASID */
         }
         pools[p] = 0;
     }

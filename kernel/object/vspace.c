@@ -15,6 +15,7 @@
 #include "klib.h"
 #include "object/irq.h"
 #include "object/pcid.h"
+#include "panic.h"
 #include "smp.h"
 
 static inline void invpcid(uint64_t type, uint64_t pcid, uint64_t va)
@@ -45,12 +46,63 @@ void vspace_init_root(uint64_t *pml4)
     vs->root_phys = virt_to_phys(pml4);
 }
 
+const char *vspace_defect(const struct vspace *vs)
+{
+    const uint64_t *table = (const uint64_t *)((const uint8_t *)vs - 4096);
+    if (vs->pml4 != table || vs->root_phys != virt_to_phys(table))
+        return "its root is not its own table";
+    if (!vs->asid || asid_lookup(vs->asid) != vs)
+        return "no ASID names it (destroyed, or its pool is gone)";
+    const uint64_t *kernel = phys_to_virt(paging_kernel_root());
+    if (memcmp(table + KERNEL_PML4_FIRST, kernel + KERNEL_PML4_FIRST, (512 - KERNEL_PML4_FIRST) * sizeof(uint64_t)))
+        return "its kernel half is not the kernel's";
+    return 0;
+}
+
+const char *vspace_cpu_defect(const struct percpu *c, const void **which)
+{
+    const char *defect = 0;
+    if ((*which = c->active_vspace) && (defect = vspace_defect(c->active_vspace)))
+        return defect;
+    if ((*which = c->io_vspace) && (defect = vspace_defect(c->io_vspace)))
+        return defect;
+    for (unsigned p = 1; p < PCID_COUNT; p++) {
+        const struct vspace *owner = c->pcids.owner[p];
+        if (!owner)
+            continue;
+        *which = owner;
+        if ((defect = vspace_defect(owner)))
+            return defect;
+        if (owner->pcid[c->index] != p)
+            return "it owns a PCID it does not know of";
+    }
+    *which = c->active_vspace;
+    uint64_t root = c->active_vspace ? c->active_vspace->root_phys : paging_kernel_root();
+    if (c == this_cpu() && (read_cr3() & PTE_ADDR_MASK) != root)
+        return "CR3 is not the root the CPU's bookkeeping names";
+    return 0;
+}
+
+#if KEEL_DEBUG
+void vspace_check_root(const struct percpu *c, const struct vspace *vs, bool kept)
+{
+    const char *defect = vspace_defect(vs);
+    if (defect)
+        panic("CPU %u %s VSpace %p (root %lx, ASID %u): %s", c->index, kept ? "keeps" : "loads", (const void *)vs,
+              vs->root_phys, vs->asid, defect);
+    if (kept && (read_cr3() & PTE_ADDR_MASK) != vs->root_phys)
+        panic("CPU %u records VSpace %p (root %lx) as loaded, but CR3 is %lx", c->index, (const void *)vs,
+              vs->root_phys, read_cr3());
+}
+#endif
+
 void vspace_load(struct vspace *vs)
 {
     struct percpu *c = this_cpu();
     unsigned cpu = c->index;
     uint64_t bit = 1ull << cpu;
     uint64_t root = virt_to_phys(vs->pml4);
+    VSPACE_CHECK_ROOT(c, vs, c->active_vspace == vs);
     if (c->active_vspace == vs) {
         /* Still loaded here (e.g. the CPU idled in it); flush only if it went stale meanwhile. */
         if (vs->cpu_gen[cpu] != vs->tlb_gen) {
@@ -102,6 +154,7 @@ void vspace_flush_local(struct vspace *vs, const uint64_t *vas, unsigned n)
             if (cpu_enabled.invpcid) {
                 invpcid(1, vs->pcid[cpu], 0);
             } else {
+                VSPACE_CHECK_ROOT(c, vs, true);
                 write_cr3(virt_to_phys(vs->pml4) | (cpu_enabled.pcid ? vs->pcid[cpu] : 0));
                 c->tlb.cr3_flush++;
             }
@@ -162,6 +215,17 @@ void vspace_forget_local(struct vspace *vs)
         c->tlb.cr3_flush++;
         c->active_vspace = 0;
     }
+}
+
+void vspace_asid_lost(struct vspace *vs)
+{
+    smp_forget_vspace(vs); /* first: forgetting closes its I/O ranges in the CPUs' bitmaps */
+    vspace_forget_local(vs);
+    vs->asid = 0;
+    vs->io_count = 0;
+    vs->cpu_mask = 0; /* no CPU holds a translation of it now */
+    memset(vs->pml4, 0, KERNEL_PML4_FIRST * sizeof(uint64_t));
+    vs->tlb_gen++;
 }
 
 void vspace_destroy(struct vspace *vs)

@@ -29,6 +29,27 @@ struct vspace {
 
 static inline struct vspace *vspace_of_cap(const struct cap *c) { return (struct vspace *)(c->obj + 4096); }
 
+/* A VSpace a CPU may load or keep: its ASID names it (a destroyed VSpace, and one whose pool is
+ * gone, have none), its root is its own first page, and that page's kernel half is the kernel's.
+ * NULL if so, else what is wrong. For the debug checks below and the invariant checker. */
+const char *vspace_defect(const struct vspace *vs);
+/* What is wrong with what CPU `c` has loaded or recorded -- the VSpace it runs in, the one its
+ * I/O bitmap belongs to, the owners of its PCIDs, and (for this CPU only) CR3 itself -- or NULL;
+ * *which names the VSpace concerned. For the invariant checker. */
+const char *vspace_cpu_defect(const struct percpu *c, const void **which);
+
+/* Debug kernels check every CR3 load of a VSpace, and every switch that keeps the loaded one
+ * (then CR3 must really hold it): a dead VSpace's page may be anything by now, and loading it
+ * fails only at the next TLB miss on a kernel address, far from the cause. Release kernels
+ * compile the check away: the IPC fastpath's instruction counts are those of a kernel without
+ * it. */
+#if KEEL_DEBUG
+void vspace_check_root(const struct percpu *c, const struct vspace *vs, bool kept);
+#define VSPACE_CHECK_ROOT(c, vs, kept) vspace_check_root(c, vs, kept)
+#else
+#define VSPACE_CHECK_ROOT(c, vs, kept) ((void)0)
+#endif
+
 /* Physical address of the thread's VSpace root if it can run in it, or 0. */
 uint64_t vspace_root_of(const struct tcb *t);
 static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t) != 0; }
@@ -47,13 +68,16 @@ static inline __attribute__((always_inline)) bool vspace_switch_fast(struct perc
 {
     unsigned cpu = c->index;
     struct vspace *old = c->active_vspace;
-    if (old == vs)
+    if (old == vs) {
+        VSPACE_CHECK_ROOT(c, vs, true);
         return vs->cpu_gen[cpu] == vs->tlb_gen; /* stale: it went out of date while loaded here */
+    }
     uint64_t bit = 1ull << cpu;
     if (!cpu_enabled.pcid) {
         /* Switching away flushes the old VSpace's entries: it leaves this CPU's set. */
         if (old)
             old->cpu_mask &= ~bit;
+        VSPACE_CHECK_ROOT(c, vs, false);
         write_cr3(vs->root_phys);
         c->tlb.cr3_flush++;
         vs->cpu_gen[cpu] = vs->tlb_gen;
@@ -61,6 +85,7 @@ static inline __attribute__((always_inline)) bool vspace_switch_fast(struct perc
         uint16_t pcid = vs->pcid[cpu];
         if (!pcid || c->pcids.owner[pcid] != vs || vs->cpu_gen[cpu] != vs->tlb_gen)
             return false;
+        VSPACE_CHECK_ROOT(c, vs, false);
         write_cr3(vs->root_phys | pcid | CR3_NOFLUSH);
         c->tlb.cr3_noflush++;
     }
@@ -76,6 +101,13 @@ static inline __attribute__((always_inline)) void vspace_switch(struct percpu *c
 }
 void vspace_init_root(uint64_t *pml4);
 void vspace_destroy(struct vspace *vs);
+/* `vs` loses its ASID (its pool is deleted). Mapping and I/O-port caps name their VSpace by
+ * ASID, so from now on theirs are stale records: whatever they describe must go with the ASID,
+ * or deleting a paging-structure cap would empty and free a table `vs` still links to (and a
+ * new ASID would make `vs` run on it). So the user half of its table is cleared (its paging
+ * structures stay, unlinked, and are emptied when their caps go), its I/O ranges are closed,
+ * and no CPU keeps it loaded or recorded. A new ASID gives an empty address space. */
+void vspace_asid_lost(struct vspace *vs);
 void vspace_forget_local(struct vspace *vs);
 /* Translations of `vs` changed: flush the pages `vas[0..n)` (vas == NULL or n above the
  * threshold: all of vs) on this CPU and on the others that need it. `table`: a paging structure
