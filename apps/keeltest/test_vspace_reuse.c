@@ -51,7 +51,7 @@ static bool fault_arrives(uint64_t ep)
  * a PML4 (whose second page, struct vspace, lies exactly where the endpoint was) would let the
  * orphan's later dequeue write over that VSpace's root: the next switch into it would load a
  * CR3 of 0. */
-KEEL_TEST(vspace_root_survives_retype_over_faulted_endpoint)
+KEEL_TEST(vspace_reuse_root_survives_retype_over_faulted_endpoint)
 {
     uint64_t ut, filler, ep, empty, pml4, pool_ut, pool, asid, fault_ep;
     struct keel_thread *a, *b, *g;
@@ -103,7 +103,7 @@ KEEL_TEST(vspace_root_survives_retype_over_faulted_endpoint)
  * left linked, deleting such a cap would empty and free a table the VSpace still walks: here
  * the PDPT's memory becomes a frame we map and write, and its contents would be the VSpace's
  * page tables -- a user-made 1 GiB mapping of physical memory. */
-KEEL_TEST(vspace_losing_asid_unlinks_its_tables)
+KEEL_TEST(vspace_reuse_losing_asid_unlinks_tables)
 {
     uint64_t pool_ut, pool, vs, table_ut, pdpt, fault_ep, frame, asid, pte, level;
     struct keel_thread *t;
