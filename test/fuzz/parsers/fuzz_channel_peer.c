@@ -82,17 +82,20 @@ static void run_client(struct keel_channel *ch, struct keel_channel_header *h, s
     while (in->left) {
         uint8_t op = (uint8_t)take(in, 1);
         switch (op % 8) {
-        case 0: /* submit */
+        case 0: /* submit one, or a batch (sleeping while the ring is full) */
         case 1: {
-            if (submitted == MAX_REQ)
+            uint32_t n = op & 0x80 ? 1 + (op >> 4) % 4 : 1;
+            if (submitted + n > MAX_REQ)
                 break;
-            struct keel_channel_desc d = { .tag = submitted, .opcode = op, .offset = take(in, 2), .length = take(in, 2) };
-            int rc = keel_channel_submit(ch, &d);
-            if (rc == 0) {
-                req[submitted++] = (struct request){ d.opcode, d.offset, d.length, true, false };
+            struct keel_channel_desc d[4];
+            for (uint32_t i = 0; i < n; i++)
+                d[i] = (struct keel_channel_desc){ .tag = submitted + i, .opcode = op, .offset = take(in, 2),
+                                                   .length = take(in, 2) };
+            int rc = n == 1 ? keel_channel_submit_batch(ch, d, 1) : keel_channel_submit_wait(ch, d, n);
+            FUZZ_ASSERT(rc != 0 && rc <= (int)n);
+            for (int i = 0; i < rc; i++) {
+                req[submitted++] = (struct request){ d[i].opcode, d[i].offset, d[i].length, true, false };
                 inflight++;
-            } else {
-                FUZZ_ASSERT(rc < 0);
             }
             FUZZ_ASSERT(keel_channel_inflight(ch) == inflight);
             break;
@@ -126,13 +129,15 @@ static void run_client(struct keel_channel *ch, struct keel_channel_header *h, s
             break;
         }
         default: { /* any other client call that reads the region */
-            uint8_t which = (uint8_t)take(in, 1) % 3;
+            uint8_t which = (uint8_t)take(in, 1) % 4;
             if (which == 0)
                 (void)keel_channel_arm(ch);
             else if (which == 1)
                 client_take(ch, out, keel_channel_reap_wait(ch, out, 8), 8);
-            else
+            else if (which == 2)
                 (void)keel_channel_status(ch);
+            else
+                FUZZ_ASSERT(keel_channel_close(ch) == 0);
             break;
         }
         }
@@ -212,9 +217,20 @@ static void run_server(struct keel_channel *ch, struct keel_channel_header *h, s
                 ch->data[take(in, 2) % ch->data_size] = (uint8_t)take(in, 1);
             break;
         }
-        case 5:
-            (void)keel_channel_arm(ch);
+        case 5: { /* the other server calls that read the region */
+            uint8_t which = (uint8_t)take(in, 1) % 3;
+            if (which == 0) {
+                (void)keel_channel_arm(ch);
+            } else if (which == 1 && npopped) {
+                popped[npopped - 1].length = take(in, 1);
+                int rc = keel_channel_complete_wait(ch, &popped[npopped - 1], 1);
+                if (rc == 1)
+                    npopped--, outstanding--;
+            } else if (which == 2) {
+                FUZZ_ASSERT(keel_channel_close(ch) == 0);
+            }
             break;
+        }
         default: {
             int n = keel_channel_pop_wait(ch, popped, 8);
             npopped = n > 0 ? (uint32_t)n : 0;
