@@ -34,6 +34,7 @@ KEEL_TEST(initial_caps_identify)
         { KEEL_SLOT_BOOTINFO_FRAME, KEEL_OBJ_FRAME_4K },
         { KEEL_SLOT_DEBUG, KEEL_CAP_DEBUG },
         { KEEL_SLOT_ASID_POOL, KEEL_CAP_ASID_POOL },
+        { KEEL_SLOT_LOG, KEEL_CAP_LOG },
     };
     for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         uint64_t t = kt_type(want[i].slot);
@@ -49,6 +50,26 @@ KEEL_TEST(initial_caps_identify)
     struct keel_cap_identity id;
     ASSERT_OK(kt_identify(KEEL_SLOT_CNODE, &id));
     EXPECT_EQ(id.badge, 0); /* assumption: Identify's MR2 is the guard for CNodes; the root's is 0 */
+}
+
+/* The Log cap (every build): what keel_printf writes through. */
+KEEL_TEST(log_write)
+{
+    EXPECT_EQ(keel_log_cap(), KEEL_SLOT_LOG);
+    EXPECT_OK(keel_log_write(KEEL_SLOT_LOG, "", 0)); /* the probe: writes nothing */
+    EXPECT_OK(keel_log_write(KEEL_SLOT_LOG, "# log: one write\n", 17));
+    const uint64_t too_long[] = { KEEL_LOG_WRITE_MAX + 1 };
+    EXPECT_ERR(keel_invoke(KEEL_SLOT_LOG, KEEL_LOG_WRITE, too_long, 1, 0, 0, 0, 0), KEEL_E_RANGE);
+    EXPECT_DETAIL(2, KEEL_LOG_WRITE_MAX);
+    const uint64_t short_msg[] = { 9, 0 }; /* 9 bytes need two words after MR0 */
+    EXPECT_ERR(keel_invoke(KEEL_SLOT_LOG, KEEL_LOG_WRITE, short_msg, 2, 0, 0, 0, 0), KEEL_E_TRUNCATED_MESSAGE);
+    EXPECT_DETAIL(0, 3);
+    EXPECT_ERR(keel_invoke(KEEL_SLOT_LOG, KEEL_LOG_WRITE + 1, short_msg, 2, 0, 0, 0, 0), KEEL_E_ILLEGAL_OPERATION);
+    uint64_t ro;
+    ASSERT_OK(kt_slot(&ro));
+    ASSERT_OK(keel_cspace_copy(ro, KEEL_SLOT_LOG, KEEL_RIGHT_READ));
+    EXPECT_ERR(keel_log_write(ro, "x", 1), KEEL_E_INSUFFICIENT_RIGHTS);
+    EXPECT_OK(keel_cspace_delete(ro));
 }
 
 KEEL_TEST(identify_bad_cptr)

@@ -313,6 +313,7 @@ bool root_task_create(void)
     new_cap(&b, KEEL_SLOT_ASID_CONTROL, KEEL_CAP_ASID_CONTROL, 0);
     new_cap(&b, KEEL_SLOT_IOPORT_CONTROL, KEEL_CAP_IOPORT_CONTROL, 0);
     new_cap(&b, KEEL_SLOT_DEBUG, KEEL_CAP_DEBUG, 0);
+    new_cap(&b, KEEL_SLOT_LOG, KEEL_CAP_LOG, 0);
     new_cap(&b, KEEL_SLOT_ASID_POOL, KEEL_CAP_ASID_POOL, (uint64_t)phys_to_virt(pool));
 
     struct keel_bootinfo *bi;

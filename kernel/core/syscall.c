@@ -10,6 +10,7 @@
 #include "object/cnode.h"
 #include "object/debug.h"
 #include "object/endpoint.h"
+#include "object/log.h"
 #include "object/irq.h"
 #include "object/tcb.h"
 #include "object/untyped.h"
@@ -67,6 +68,7 @@ static void invoke(struct tcb *caller, struct cte *slot, keel_msginfo_t info)
         case KEEL_OBJ_CNODE: err = cnode_invoke(&inv); break;
         case KEEL_OBJ_TCB: err = tcb_invoke(&inv); break;
         case KEEL_CAP_DEBUG: err = debug_invoke(&inv); break;
+        case KEEL_CAP_LOG: err = log_invoke(&inv); break;
         case KEEL_OBJ_PML4: err = vspace_invoke(&inv); break;
         case KEEL_OBJ_PDPT:
         case KEEL_OBJ_PD:

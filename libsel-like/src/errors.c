@@ -66,6 +66,7 @@ const char *keel_cap_type_name(uint64_t type)
     case KEEL_CAP_ASID_CONTROL: return "ASID_CONTROL";
     case KEEL_CAP_ASID_POOL: return "ASID_POOL";
     case KEEL_CAP_DEBUG: return "DEBUG";
+    case KEEL_CAP_LOG: return "LOG";
     default: return "UNKNOWN_TYPE";
     }
 }

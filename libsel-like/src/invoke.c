@@ -242,6 +242,30 @@ int keel_tcb_get_info(uint64_t tcb, struct keel_tcb_info *info)
     return err;
 }
 
+/* ---- Log ---- */
+
+int keel_log_write(uint64_t log, const char *s, uint64_t n)
+{
+    uint64_t mr[1 + KEEL_LOG_WRITE_MAX / 8];
+    do {
+        uint64_t piece = n < KEEL_LOG_WRITE_MAX ? n : KEEL_LOG_WRITE_MAX;
+        unsigned words = (unsigned)((piece + 7) / 8);
+        mr[0] = piece;
+        for (unsigned i = 0; i < words; i++) {
+            uint64_t w = 0;
+            for (unsigned b = 0; b < 8 && 8 * i + b < piece; b++)
+                w |= (uint64_t)(uint8_t)s[8 * i + b] << (8 * b);
+            mr[1 + i] = w;
+        }
+        int err = keel_invoke(log, KEEL_LOG_WRITE, mr, 1 + words, 0, 0, 0, 0);
+        if (err)
+            return err;
+        s += piece;
+        n -= piece;
+    } while (n);
+    return 0;
+}
+
 /* ---- Debug ---- */
 
 int keel_debug_check_invariants(uint64_t dbg, uint64_t *violations)

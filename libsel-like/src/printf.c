@@ -1,4 +1,5 @@
 /* printf-family formatting into a buffer or the console. One formatter, two sinks. */
+#include <keel/invoke.h>
 #include <keel/stdio.h>
 #include <keel/string.h>
 #include <keel/syscall.h>
@@ -206,15 +207,18 @@ int keel_snprintf(char *buf, size_t size, const char *fmt, ...)
 
 /* ---- To the console, a line at a time so that threads interleave by lines ---- */
 
-static void debug_console(const char *str, size_t n)
+/* The kernel console through the program's Log cap; without one, output goes nowhere (a creator
+ * that gives no Log cap wants a silent process). */
+static void log_console(const char *str, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        keel_debug_putchar(str[i]);
+    uint64_t log = keel_log_cap();
+    if (log)
+        keel_log_write(log, str, n);
 }
 
-static keel_console_fn console = debug_console;
+static keel_console_fn console = log_console;
 
-void keel_set_console(keel_console_fn fn) { console = fn ? fn : debug_console; }
+void keel_set_console(keel_console_fn fn) { console = fn ? fn : log_console; }
 
 struct line_sink {
     struct sink s;

@@ -35,6 +35,7 @@ struct spawn {
     struct keel_elf_image img;
     uint64_t stack_base, startinfo_va;
     uint64_t supervisor_slot;         /* in the child's CNode */
+    uint64_t log;                     /* caller's Log cap for the child, or 0 */
     unsigned placed;                  /* caller caps already in the child */
     int temp_holds;                   /* 1 + index of a moved caller cap now in `temp`, or 0 */
     bool ut_ok;                       /* cfg->untyped is a RAM Untyped: failures revoke it */
@@ -228,6 +229,7 @@ static int build_top_page(struct spawn *s)
         .supervisor = cfg->fault_ep ? s->supervisor_slot : 0,
         .empty = { KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count, 1ull << s->p->cnode_radix },
         .cap_count = cfg->cap_count,
+        .log = s->log ? KEEL_PROCESS_SLOT_LOG : 0,
     };
     for (unsigned i = 0; i < cfg->cap_count; i++) {
         si->caps[i].slot = KEEL_PROCESS_SLOT_FIRST_CAP + i;
@@ -395,6 +397,9 @@ static int configure(struct spawn *s)
     if (cfg->fault_ep &&
         (err = keel_cnode_move(c, s->supervisor_slot, CHILD_DEPTH, 0, s->temp2, ROOT_DEPTH)))
         return err;
+    if (s->log && (err = keel_cnode_copy(c, KEEL_PROCESS_SLOT_LOG, CHILD_DEPTH, 0, s->log, ROOT_DEPTH,
+                                         KEEL_RIGHT_WRITE)))
+        return err;
     return 0;
 }
 
@@ -419,8 +424,9 @@ static int check_config(const struct keel_process_config *cfg, struct spawn *s)
     uint32_t radix = cfg->cnode_radix ? cfg->cnode_radix : KEEL_PROCESS_CNODE_RADIX;
     uint64_t sup = cfg->supervisor_slot ? cfg->supervisor_slot : KEEL_PROCESS_SLOT_SUPERVISOR;
     uint64_t slots = 1ull << radix;
-    /* The fixed slots 1-3 and 7, and the given caps from 16, are taken; so is the image range. */
-    bool sup_clash = sup < 4 || sup == KEEL_PROCESS_SLOT_IPC_BUFFER || sup >= slots ||
+    /* The fixed slots 1-3, 7 and 12 (Log), and the given caps from 16, are taken; so is the image
+     * range. */
+    bool sup_clash = sup < 4 || sup == KEEL_PROCESS_SLOT_IPC_BUFFER || sup == KEEL_PROCESS_SLOT_LOG || sup >= slots ||
                      (sup >= KEEL_PROCESS_SLOT_FIRST_CAP && sup < KEEL_PROCESS_SLOT_FIRST_CAP + cfg->cap_count) ||
                      (cfg->image_slot && sup >= cfg->image_slot);
     if (radix < KEEL_PROCESS_CNODE_RADIX || radix > KEEL_CNODE_MAX_RADIX || sup_clash ||
@@ -428,6 +434,7 @@ static int check_config(const struct keel_process_config *cfg, struct spawn *s)
         return KEEL_PROCESS_E_BAD_CONFIG;
     s->p->cnode_radix = radix;
     s->supervisor_slot = sup;
+    s->log = cfg->log == KEEL_PROCESS_NO_LOG ? 0 : cfg->log ? cfg->log : keel_log_cap();
     return 0;
 }
 

@@ -16,6 +16,7 @@ void keel__tls_main_stack(uint64_t lo, uint64_t hi);
 
 extern struct keel_bootinfo *keel__bootinfo;
 static const struct keel_startinfo *keel__startinfo;
+static uint64_t keel__log; /* keel_log_cap() */
 
 static bool startinfo_ok(const struct keel_startinfo *si)
 {
@@ -35,6 +36,7 @@ static _Noreturn void start_process(const struct keel_startinfo *si, uint64_t in
         keel_process_exit(127);
     }
     keel__startinfo = si;
+    keel__log = si->log;
     keel__tls_main_stack(si->stack_base, si->stack_top);
     keel_slot_alloc_init(si->empty.start, si->empty.end);
     /* A process has no BootInfo: main gets NULL and reads keel_startinfo_get(). */
@@ -51,6 +53,10 @@ _Noreturn void keel__crt_start(void *arg, uint64_t initial_sp)
     bool valid = keel_bootinfo_check(bi) == 0;
     struct keel_ipc_buffer *ipc = (struct keel_ipc_buffer *)(valid ? bi->ipc_buffer : KEEL_ROOT_IPC_BUFFER);
     keel_tls_init_main(initial_sp, ipc, KEEL_SLOT_TCB);
+    /* The kernel gives the root task a Log cap, init gives a root-like child one at the same slot;
+     * a zero-byte write tells whether it is there. */
+    if (keel_log_write(KEEL_SLOT_LOG, "", 0) == 0)
+        keel__log = KEEL_SLOT_LOG;
     if (valid)
         keel_slot_alloc_init(bi->empty.start, bi->empty.end);
     else
@@ -65,6 +71,8 @@ _Noreturn void keel__crt_start(void *arg, uint64_t initial_sp)
 }
 
 const struct keel_startinfo *keel_startinfo_get(void) { return keel__startinfo; }
+
+uint64_t keel_log_cap(void) { return keel__log; }
 
 uint64_t keel_startinfo_cap(const char *name)
 {

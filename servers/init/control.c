@@ -150,7 +150,7 @@ int control_caps(struct proc *caller, const struct keel_msg *m, struct keel_msg 
     for (uint64_t s = from; s < (1ull << radix); s++) {
         const char *name = s == KEEL_PROCESS_SLOT_TCB ? "tcb" : s == KEEL_PROCESS_SLOT_CNODE ? "cnode"
                          : s == KEEL_PROCESS_SLOT_VSPACE ? "vspace" : s == KEEL_PROCESS_SLOT_IPC_BUFFER ? "ipc-buffer"
-                         : s == KEEL_PROCESS_SLOT_SUPERVISOR ? "supervisor" : "";
+                         : s == KEEL_PROCESS_SLOT_SUPERVISOR ? "supervisor" : s == KEEL_PROCESS_SLOT_LOG ? "log" : "";
         if (pr->grant)
             name = grant_slot_name(s);
         else if (s >= KEEL_PROCESS_SLOT_FIRST_CAP && s - KEEL_PROCESS_SLOT_FIRST_CAP < pr->cap_count)

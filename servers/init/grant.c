@@ -318,7 +318,7 @@ const char *grant_slot_name(uint64_t s)
 {
     static const char *const fixed[] = { "", "tcb", "cnode", "vspace", "irq-control", "asid-control",
                                          "ioport-control", "ipc-buffer", "bootinfo", "debug", "asid-pool",
-                                         "supervisor" };
+                                         "supervisor", "log" };
     if (s < sizeof fixed / sizeof fixed[0])
         return fixed[s];
     if (s == GRANT_SLOT_UNTYPED)

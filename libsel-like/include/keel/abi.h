@@ -19,7 +19,8 @@ enum keel_syscall {
     KEEL_SYS_RECV = 5,       /* wait on an endpoint or notification */
     KEEL_SYS_NB_RECV = 6,    /* poll: returns KEEL_E_WOULD_BLOCK if nothing is there */
     KEEL_SYS_YIELD = 7,      /* give up the rest of the time slice */
-    KEEL_SYS_DEBUG_PUTCHAR = 8, /* debug kernels only: write RDI's low byte to the kernel console */
+    KEEL_SYS_DEBUG_PUTCHAR = 8, /* debug kernels only: write RDI's low byte to the kernel console (a
+                                   kernel-hacking aid; programs log through their Log cap) */
 };
 #define KEEL_SYSCALL_COUNT 8
 
@@ -119,6 +120,7 @@ enum keel_cap_type {
     KEEL_CAP_ASID_CONTROL = 36,
     KEEL_CAP_ASID_POOL = 37,
     KEEL_CAP_DEBUG = 38,     /* kernel introspection: invariant checks, counters, identify */
+    KEEL_CAP_LOG = 39,       /* write to the kernel console (every build; docs/objects.md) */
 };
 
 /* Object sizes (log2 bytes); objects are naturally aligned inside their Untyped. */
@@ -228,7 +230,12 @@ enum keel_invocation {
     KEEL_IOPORT_CONTROL_ISSUE = 120, /* MR0 first port, MR1 last port, MR2 destination slot, MR3 its depth */
     KEEL_IOPORT_BIND = 124,      /* extra cap 0: VSpace root (at most KEEL_IOPORT_RANGES per VSpace) */
     KEEL_IOPORT_UNBIND,          /* also happens when the cap is deleted or revoked: access ends at once */
+
+    /* Log: the kernel console for processes, in every build (libkeel's printf writes through it). */
+    KEEL_LOG_WRITE = 128,        /* MR0 bytes (0..KEEL_LOG_WRITE_MAX; 0 writes nothing), MR1.. the bytes,
+                                    8 per word, first byte lowest; needs the Write right */
 };
+#define KEEL_LOG_WRITE_MAX ((KEEL_MSG_MAX_LENGTH - 1) * 8)
 
 #define KEEL_IRQ_GSI (1u << 0)          /* MR0 is a global system interrupt number, not an ISA IRQ */
 #define KEEL_IRQ_LEVEL (1u << 1)        /* level-triggered (GSIs; ISA IRQs follow the ACPI overrides) */
@@ -315,6 +322,7 @@ enum keel_initial_slot {
     KEEL_SLOT_BOOTINFO_FRAME = 8,
     KEEL_SLOT_DEBUG = 9,
     KEEL_SLOT_ASID_POOL = 10,
+    KEEL_SLOT_LOG = 12,      /* the Log cap (11 is a root-like child's supervisor cap, servers/init) */
     KEEL_SLOT_FIRST_FREE_FIXED = 16,
 };
 

@@ -74,6 +74,14 @@ struct keel_tcb_info {
 };
 int keel_tcb_get_info(uint64_t tcb, struct keel_tcb_info *info);
 
+/* ---- Log capability (every build) ---- */
+/* Write n bytes to the kernel console through a Log cap, in pieces of KEEL_LOG_WRITE_MAX (each
+ * written whole). n = 0 writes nothing and tells whether `log` is a usable Log cap. */
+int keel_log_write(uint64_t log, const char *s, uint64_t n);
+/* This program's Log cap (the root task's KEEL_SLOT_LOG; a process's KEEL_PROCESS_SLOT_LOG when
+ * its creator gave it one), or 0: where keel_printf writes by default. */
+uint64_t keel_log_cap(void);
+
 /* ---- Debug capability ---- */
 int keel_debug_check_invariants(uint64_t dbg, uint64_t *violations);
 struct keel_cap_identity {

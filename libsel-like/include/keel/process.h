@@ -14,6 +14,8 @@
  *   7 KEEL_PROCESS_SLOT_IPC_BUFFER   its IPC buffer frame (an unmapped copy)
  *   8 KEEL_PROCESS_SLOT_SUPERVISOR   its supervisor's endpoint, Write only, badged with its pid
  *                                    (only when the creator gave a fault endpoint)
+ *  12 KEEL_PROCESS_SLOT_LOG          a Log cap, Write only (the creator's own unless it says
+ *                                    otherwise): where its keel_printf goes
  *  16 KEEL_PROCESS_SLOT_FIRST_CAP    the creator's caps, in the order given
  *  then free slots up to the end (keel_slot_alloc in the child hands them out).
  *
@@ -61,7 +63,8 @@ struct keel_startinfo {
     uint64_t stack_base, stack_top; /* [base, top) is mapped; the page below base is a guard */
     uint64_t supervisor;            /* KEEL_PROCESS_SLOT_SUPERVISOR, or 0 without one */
     struct keel_slot_range empty;   /* free slots of its CNode */
-    uint32_t cap_count, reserved;
+    uint32_t cap_count;
+    uint32_t log;                   /* KEEL_PROCESS_SLOT_LOG if it has a Log cap, else 0 */
     struct keel_startinfo_cap caps[KEEL_PROCESS_MAX_CAPS];
     char name[KEEL_PROCESS_NAME_MAX];
 };
@@ -72,6 +75,7 @@ enum keel_process_slot {
     KEEL_PROCESS_SLOT_VSPACE = KEEL_SLOT_VSPACE,
     KEEL_PROCESS_SLOT_IPC_BUFFER = KEEL_SLOT_IPC_BUFFER,
     KEEL_PROCESS_SLOT_SUPERVISOR = 8,
+    KEEL_PROCESS_SLOT_LOG = KEEL_SLOT_LOG,
     KEEL_PROCESS_SLOT_FIRST_CAP = KEEL_SLOT_FIRST_FREE_FIXED,
 };
 
@@ -84,6 +88,8 @@ enum keel_process_slot {
  * frames to fill them): one PML4 entry that nothing else uses. */
 #define KEEL_PROCESS_SCRATCH_VA 0x0000700000000000ull
 #define KEEL_PROCESS_MAX_MODULE_BYTES (16ull << 20)
+
+#define KEEL_PROCESS_NO_LOG (~0ull)
 
 /* Label of the message a process sends its supervisor when it ends (MR0 = exit status). */
 #define KEEL_PROCESS_MSG_EXIT 0x45584954ull /* "EXIT" */
@@ -155,6 +161,10 @@ struct keel_process_config {
     unsigned cap_count;
     const struct keel_process_cap *caps;   /* to slots KEEL_PROCESS_SLOT_FIRST_CAP + i */
     bool suspended;                        /* build it but do not start it (keel_process_start) */
+    uint64_t log;                          /* caller's Log cap for it (KEEL_PROCESS_SLOT_LOG, Write
+                                              only): 0 = the caller's own (keel_log_cap()), as a
+                                              shell's children inherit its stderr;
+                                              KEEL_PROCESS_NO_LOG = none (it prints nothing) */
     uint64_t scratch_va;                   /* 0: KEEL_PROCESS_SCRATCH_VA */
     /* For a root-like child (one its creator gives a BootInfo of its own, see servers/init):
      * 0 in each keeps the usual process. */

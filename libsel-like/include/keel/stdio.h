@@ -1,6 +1,7 @@
 /* Formatted output. Conversions: %d %i %u %x %X %p %s %c %%, flags '-' '0' '#', a width (digits
  * or '*'), a precision for %s (".N" or ".*"), length modifiers l, ll, z. Output goes to the
- * console sink: by default the kernel's debug console (DebugPutChar, debug kernels only). */
+ * console sink: by default the kernel console through the program's Log cap (keel_log_cap(), every
+ * build); a program without one prints nothing. */
 #ifndef KEEL_STDIO_H
 #define KEEL_STDIO_H
 
@@ -20,7 +21,7 @@ int keel_puts(const char *s);
 int keel_putchar(int c);
 
 /* Where console output goes: called with whole lines (or chunks of long ones). NULL restores the
- * default, DebugPutChar. */
+ * default, the Log cap. */
 typedef void (*keel_console_fn)(const char *s, size_t n);
 void keel_set_console(keel_console_fn fn);
 

@@ -1,7 +1,8 @@
 /* acpi_parse (kernel/arch/x86_64/acpi.c) over firmware tables in fake physical memory.
  *
  * Input: byte 0 = mode (bit 0: fix up checksums, so the fuzzer gets past them to the tables'
- * contents; bit 1: a 20-byte RSDP copy instead of 36), bytes 1..36 = the RSDP copy, the rest =
+ * contents; bit 1: a 20-byte RSDP copy instead of 36; bit 2: a copy of (mode >> 3) % 37 bytes),
+ * bytes 1..36 = the RSDP copy (or its first bytes), the rest =
  * physical memory from MEM_BASE on. Every map() call returns a fresh heap copy of exactly the bytes
  * asked for, so a read past what the parser mapped is caught by ASan, even inside the image. */
 #include "acpi.h"
@@ -114,14 +115,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < HDR + RSDP_LEN)
         return 0;
     uint8_t mode = data[0];
-    uint32_t rsdp_len = mode & 2 ? 20 : RSDP_LEN;
-    uint8_t *rsdp = malloc(rsdp_len);
+    uint32_t rsdp_len = mode & 4 ? (mode >> 3) % (RSDP_LEN + 1) : mode & 2 ? 20 : RSDP_LEN;
+    uint8_t *rsdp = malloc(rsdp_len ? rsdp_len : 1);
     memcpy(rsdp, data + HDR, rsdp_len);
     size_t mem_size = size - HDR - RSDP_LEN;
     uint8_t *mem = malloc(mem_size ? mem_size : 1);
     memcpy(mem, data + HDR + RSDP_LEN, mem_size);
     struct phys_mem m = { .bytes = mem, .size = mem_size };
-    if (mode & 1)
+    if ((mode & 1) && rsdp_len >= 20)
         fix_checksums(&m, rsdp, rsdp_len);
 
     static struct acpi_info info;

@@ -179,7 +179,7 @@ static void multiboot2_seeds(void)
 
 /* ---- ACPI: mode byte, RSDP copy (36), then memory from phys 0x1000 (fuzz_acpi.c) ---- */
 #define ACPI_MEM_BASE 0x1000u
-static uint8_t acpi_in[1 + 36 + 0x400];
+static uint8_t acpi_in[1 + 36 + 0x480];
 static uint8_t *const acpi_rsdp = acpi_in + 1;
 static uint8_t *const acpi_mem = acpi_in + 37;
 
@@ -257,6 +257,34 @@ static void acpi_seeds(void)
     }
     acpi_in[0] = 2; /* a 20-byte RSDP copy, checksums as they are (the RSDT's RSDP) */
     seed("acpi", "rsdp-v1-copy", acpi_in, 37 + 0x300);
+
+    /* Every limit: 70 CPUs, 12 I/O APICs, 20 overrides (the extras dropped with warnings that
+     * overflow the message buffer), and a LAPIC address override. */
+    static uint8_t big[4 + 4 + 70 * 8 + 12 * 12 + 20 * 10 + 12];
+    uint32_t at = 0;
+    put(big, at, 0xfee00000, 4), put(big, at + 4, 1, 4), at += 8;
+    for (uint32_t i = 0; i < 70; i++, at += 8)
+        big[at] = 0, big[at + 1] = 8, big[at + 2] = (uint8_t)i, big[at + 3] = (uint8_t)i, put(big, at + 4, 1, 4);
+    for (uint32_t i = 0; i < 12; i++, at += 12)
+        big[at] = 1, big[at + 1] = 12, big[at + 2] = (uint8_t)i, put(big, at + 4, 0xfec00000 + 0x1000 * i, 4),
+        put(big, at + 8, 24 * i, 4);
+    for (uint32_t i = 0; i < 20; i++, at += 10)
+        big[at] = 2, big[at + 1] = 10, big[at + 3] = (uint8_t)i, put(big, at + 4, i, 4);
+    big[at] = 5, big[at + 1] = 12, put(big, at + 4, 0xfee10000, 8), at += 12;
+    memset(acpi_in, 0, sizeof acpi_in);
+    acpi_in[0] = 1;
+    sdt(0x40, "APIC", big, at);
+    uint8_t entry[4];
+    put(entry, 0, ACPI_MEM_BASE + 0x40, 4);
+    sdt(0, "RSDT", entry, 4);
+    memcpy(acpi_rsdp, "RSD PTR ", 8);
+    put(acpi_rsdp, 16, ACPI_MEM_BASE, 4);
+    sum_fix(acpi_rsdp, 20, 8);
+    static struct acpi_info info;
+    struct diag d;
+    if (acpi_parse(acpi_rsdp, 36, acpi_map, NULL, &info, &d) || info.cpus_dropped != 6 || !strstr(d.msg, "..."))
+        die("madt-limits seed");
+    seed("acpi", "madt-limits", acpi_in, 37 + 0x40 + 36 + at);
 }
 
 /* ---- manifest, keymap: text and bytes written by hand ---- */
