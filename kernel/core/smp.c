@@ -54,6 +54,7 @@ bool smp_nmi(const struct trap_frame *f)
     }
     if (what == NMI_NONE)
         return false;
+    c->progress++;
     __atomic_store_n(&c->nmi_answered, true, __ATOMIC_RELEASE);
     if (what == NMI_STOP)
         platform_halt(); /* NMIs stay blocked: this handler never returns */
@@ -72,19 +73,79 @@ void smp_stop_others(void)
     }
 }
 
-static _Noreturn void lock_watchdog_fire(void)
+/* How far `c` gets in 50 ms: its progress counter (wait-loop iterations and answered NMIs) and
+ * its timer ticks. */
+struct advance {
+    uint64_t progress, ticks;
+};
+static struct advance advance_over_50ms(const struct percpu *c)
+{
+    uint64_t p0 = c->progress, t0 = c->ticks, start = rdtsc();
+    while (rdtsc() - start < tsc_khz() * 50)
+        cpu_relax();
+    return (struct advance){ c->progress - p0, c->ticks - t0 };
+}
+
+static const char *const mbox_names[] = { "?", "flush", "evict", "forget", "I/O port" };
+
+static const char *mbox_name(const struct percpu *c) { return mbox_names[c->mbox.kind < 5 ? c->mbox.kind : 0]; }
+
+/* What CPU `h` (the holder, or the CPU whose ticket is being served) is doing, in words. */
+static void describe_cpu(const struct percpu *h)
+{
+    struct advance a = advance_over_50ms(h);
+    uint32_t awaited = h->answer_awaited;
+    kprintf("lock watchdog: CPU %u: progress +%lu and timer ticks +%lu in 50 ms, lock acquisitions %lu", h->index,
+            a.progress, a.ticks, h->lock_acquired);
+    if (awaited && awaited <= cpus_online)
+        kprintf("; it waits for CPU %u to answer a %s request", awaited - 1, mbox_name(cpu_get(awaited - 1)));
+    else if (h->lock_waiting)
+        kprintf("; it waits for ticket %u", h->lock_ticket);
+    /* Called once it has answered an NMI, so it runs: a wait loop that advances is a deadlock on
+     * the CPU named; none is a hang in the code its backtrace shows. (A CPU the host does not run
+     * answers no NMI.) */
+    kprintf(a.progress ? " (it spins in a wait)\n" : " (it runs, but in none of the wait loops)\n");
+}
+
+static _Noreturn void lock_watchdog_fire(uint32_t ticket)
 {
     if (!panic_claim())
         platform_halt(); /* another CPU's watchdog (or panic) reports */
     int32_t holder = bkl.holder;
+    uint32_t serving = bkl.serving;
     struct percpu *h = holder >= 0 ? cpu_get((uint32_t)holder) : 0;
-    if (h && h != this_cpu()) {
-        kprintf("\nlock watchdog: CPU %u has held the big kernel lock too long; where it is:\n", h->index);
-        if (!nmi_request(h, NMI_BACKTRACE, 200))
-            kprintf("  (CPU %u did not answer an NMI)\n", h->index);
+    if (!h) {
+        /* No holder recorded: the lock has been handed to ticket `serving`, whose CPU has not
+         * written itself in yet (it does so right after seeing its turn). Find that CPU. */
+        for (uint32_t i = 0; i < cpus_online && !h; i++) {
+            struct percpu *c = cpu_get(i);
+            if (c && c != this_cpu() && c->lock_waiting && c->lock_ticket == serving)
+                h = c;
+        }
+        if ((int32_t)(serving - ticket) > 0)
+            kprintf("\nlock watchdog: ticket %u (CPU %u's) was skipped: the lock serves ticket %u (a release "
+                    "without an acquire)\n", ticket, this_cpu()->index, serving);
+        else if (h)
+            kprintf("\nlock watchdog: no CPU holds the big kernel lock: ticket %u is served, CPU %u's, which "
+                    "has not taken it yet\n", serving, h->index);
+        else
+            kprintf("\nlock watchdog: no CPU holds the big kernel lock: ticket %u is served, and its CPU is "
+                    "between taking the ticket and recording itself (its emulated CPU is not being run)\n", serving);
     }
-    panic("lock watchdog: CPU %u waited over %u ms for the big kernel lock, held by CPU %d (running thread %p)",
-          this_cpu()->index, boot.options.lockwatch_ms, holder, h ? (void *)h->current : 0);
+    if (h && h != this_cpu()) {
+        if (holder >= 0)
+            kprintf("\nlock watchdog: CPU %u has held the big kernel lock too long; where it is:\n", h->index);
+        else
+            kprintf("lock watchdog: where CPU %u is:\n", h->index);
+        if (nmi_request(h, NMI_BACKTRACE, 200))
+            describe_cpu(h);
+        else
+            kprintf("  (CPU %u did not answer an NMI within 200 ms: its emulated CPU is not being run, or it is "
+                    "in an NMI handler)\n", h->index);
+    }
+    panic("lock watchdog: CPU %u waited over %u ms for the big kernel lock, held by CPU %d (running thread %p; "
+          "ticket %u, serving %u)",
+          this_cpu()->index, boot.options.lockwatch_ms, holder, h ? (void *)h->current : 0, ticket, serving);
 }
 
 void bkl_wait(uint32_t ticket, bool in_syscall)
@@ -92,14 +153,18 @@ void bkl_wait(uint32_t ticket, bool in_syscall)
     struct percpu *c = this_cpu();
     c->lock_contended++;
     c->in_syscall_entry = in_syscall;
+    c->lock_ticket = ticket;
+    c->lock_waiting = true;
     /* Spinning with interrupts off: answer requests here, since their sender holds the lock. */
     uint64_t start = rdtsc(), limit = watchdog_limit();
     while (__atomic_load_n(&bkl.serving, __ATOMIC_ACQUIRE) != ticket) {
         smp_mailbox();
         cpu_relax();
+        c->progress++;
         if (limit && rdtsc() - start > limit)
-            lock_watchdog_fire();
+            lock_watchdog_fire(ticket);
     }
+    c->lock_waiting = false;
     c->in_syscall_entry = false;
 }
 
@@ -138,19 +203,33 @@ static void post(struct percpu *target, uint8_t kind)
     lapic_send_ipi(target->apic_id, VEC_IPI_SHOOTDOWN);
 }
 
-static const char *const mbox_names[] = { "?", "flush", "evict", "forget", "I/O port" };
+static _Noreturn void answer_watchdog_fire(struct percpu *target)
+{
+    if (!panic_claim())
+        platform_halt();
+    kprintf("\nlock watchdog: CPU %u does not answer a %s request; where it is:\n", target->index,
+            mbox_name(target));
+    if (nmi_request(target, NMI_BACKTRACE, 200))
+        describe_cpu(target);
+    else
+        kprintf("  (CPU %u did not answer an NMI within 200 ms either)\n", target->index);
+    panic("lock watchdog: CPU %u waited over %u ms for CPU %u to answer a %s request (it runs thread %p)",
+          this_cpu()->index, boot.options.lockwatch_ms, target->index, mbox_name(target), (void *)target->current);
+}
 
 static void wait_answered(struct percpu *target)
 {
+    struct percpu *me = this_cpu();
+    me->answer_awaited = target->index + 1;
     uint64_t start = rdtsc(), limit = watchdog_limit();
     while (__atomic_load_n(&target->mbox.answered, __ATOMIC_ACQUIRE) !=
            __atomic_load_n(&target->mbox.request, __ATOMIC_RELAXED)) {
         cpu_relax();
+        me->progress++;
         if (limit && rdtsc() - start > limit)
-            panic("lock watchdog: CPU %u waited over %u ms for CPU %u to answer a %s request (it runs thread %p)",
-                  this_cpu()->index, boot.options.lockwatch_ms, target->index,
-                  mbox_names[target->mbox.kind < 5 ? target->mbox.kind : 0], (void *)target->current);
+            answer_watchdog_fire(target);
     }
+    me->answer_awaited = 0;
 }
 
 unsigned smp_shootdown(struct vspace *vs, const uint64_t *vas, unsigned n, bool all)
@@ -229,4 +308,13 @@ void smp_reschedule(uint32_t index)
     struct percpu *c = cpu_get(index);
     if (c && c != this_cpu() && c->self)
         lapic_send_ipi(c->apic_id, VEC_IPI_RESCHEDULE);
+}
+
+void smp_take_thread(struct tcb *t)
+{
+    struct percpu *c = cpu_get(t->cpu);
+    if (!c || c == this_cpu() || c->current != t)
+        return;
+    smp_evict(t);
+    sched_wake(t); /* still runnable: queued on its CPU again */
 }

@@ -340,12 +340,14 @@ void return_fixup(void)
 
 void trap_from_user(struct trap_frame *f)
 {
-    /* `f` lives in the thread's TCB, which another CPU may take over (and overwrite) as soon as
-     * this one lets go of the thread -- by the mailbox below or while waiting for the lock. Keep
-     * a copy: if evicted, the interrupt is handled (and acknowledged) from the copy. */
+    /* `f` lives in the thread's TCB, which another CPU may take over (and rewrite: WriteRegisters)
+     * as soon as this one lets go of the thread -- by the mailbox below or while waiting for the
+     * lock. So the entry is decided from a copy taken now, never from `f` again: a rewritten
+     * vector would turn a timer tick into a made-up fault of the thread and leave the tick without
+     * EOI, and then this CPU would take no timer or IPI again (issue 11). */
     struct trap_frame copy = *f;
     /* A cross-CPU request is answered without the big lock: its sender holds it. */
-    if (f->vector == VEC_IPI_SHOOTDOWN) {
+    if (copy.vector == VEC_IPI_SHOOTDOWN) {
         smp_mailbox();
         lapic_eoi();
         if (this_cpu()->current)
@@ -354,7 +356,7 @@ void trap_from_user(struct trap_frame *f)
     bkl_acquire();
     if (!this_cpu()->current && copy.vector >= VEC_IRQ_BASE && copy.vector != VEC_IPI_SHOOTDOWN)
         trap_dispatch(&copy);
-    trap_locked(f);
+    trap_locked(&copy);
     bkl_release();
 }
 

@@ -7,6 +7,7 @@
 
 #include "arch/cpu.h"
 #include "object/structures.h"
+#include "panic.h"
 
 extern uint32_t cpus_online;
 
@@ -36,6 +37,12 @@ static inline struct percpu *bkl_acquire_from(bool in_syscall)
 static inline void bkl_acquire(void) { bkl_acquire_from(false); }
 static inline void bkl_release(void)
 {
+#if defined(KEEL_DEBUG) && KEEL_DEBUG
+    /* Every path to user mode or to idle releases the lock: none may owe an EOI (trap.c). */
+    if (__builtin_expect(this_cpu()->eoi_owed != 0, 0))
+        panic("EOI check: CPU %u releases the big lock (for user mode or idle) with interrupt vector %u "
+              "unacknowledged", this_cpu()->index, this_cpu()->eoi_owed);
+#endif
     bkl.holder = -1;
     /* Only the holder writes `serving`: a plain increment in place (one instruction) is the
      * release; x86 stores are not reordered with earlier loads and stores, and the asm is a
@@ -58,6 +65,12 @@ void smp_forget_vspace(struct vspace *vs);
 void smp_ioport_update(struct vspace *vs, uint16_t first, uint16_t last, bool open);
 /* `t` runs on another CPU: make that CPU drop it (saving its state) before returning. */
 void smp_evict(struct tcb *t);
+/* This CPU is about to write `t`'s register file (TCB WriteRegisters): if another CPU runs `t`,
+ * that CPU lets go of it first and `t` is queued to run again. A running thread's register file
+ * belongs to its CPU: that CPU's next interrupt entry saves its frame there and decides from it
+ * (issue 11: a timer tick rewritten into "vector 0" was never acknowledged, and the CPU took no
+ * interrupt again). */
+void smp_take_thread(struct tcb *t);
 /* Ask CPU `index` to run its scheduler soon. */
 void smp_reschedule(uint32_t index);
 /* Answer this CPU's pending request, if any (IPI handler, lock spin). */

@@ -42,12 +42,21 @@ trap_common:
     mov %rsp, %rdi
     mov %gs:8, %rsp                         /* PERCPU_KERNEL_RSP */
     xor %ebp, %ebp
+#if KEEL_DEBUG
+    mov %rdi, %rbx                          /* the user's RBX is in the frame already */
+    call trap_note_entry                    /* the EOI check (trap.c) */
+    mov %rbx, %rdi
+#endif
     call trap_from_user
     jmp return_to_user
 
 from_kernel:
     push_gprs
     cld
+#if KEEL_DEBUG
+    mov %rsp, %rdi
+    call trap_note_entry
+#endif
     mov %rsp, %rdi
     call trap_dispatch
     pop_gprs

@@ -33,6 +33,16 @@ static uint64_t timer_hz_value, tsc_khz_value;
 static uint32_t rd(uint32_t reg) { return regs[reg / 4]; }
 static void wr(uint32_t reg, uint32_t v) { regs[reg / 4] = v; }
 
+#define REG_ISR 0x100 /* 8 registers, 0x10 apart: in-service bits of vectors 0-255 */
+
+static bool isr_any(void)
+{
+    for (uint32_t r = 0; r < 8; r++)
+        if (rd(REG_ISR + 0x10 * r))
+            return true;
+    return false;
+}
+
 void lapic_init(uint64_t phys)
 {
     /* The MSR agrees with the MADT on every machine we know; trust the MADT. */
@@ -51,7 +61,10 @@ void lapic_init_local(void)
     wr(REG_ESR, 0);
     wr(REG_LVT_TIMER, LVT_MASKED);
     wr(REG_SVR, SVR_ENABLE | VEC_SPURIOUS);
-    lapic_eoi();
+    /* Whatever the firmware left in service would block its priority class here for good: one
+     * EOI ends the highest in service, so repeat until none is. */
+    for (int i = 0; i < 256 && isr_any(); i++)
+        wr(REG_EOI, 0);
 }
 
 uint32_t lapic_id(void) { return rd(REG_ID) >> 24; }
@@ -87,7 +100,12 @@ void lapic_start_ap(uint32_t apic_id, uint8_t start_page)
         pit_wait_us(200);
     }
 }
-void lapic_eoi(void) { wr(REG_EOI, 0); }
+void lapic_eoi(void)
+{
+    if (KEEL_DEBUG)
+        trap_note_eoi();
+    wr(REG_EOI, 0);
+}
 
 bool lapic_timer_calibrate(void)
 {

@@ -30,3 +30,26 @@ void pic_disable(void)
     outb(PIC1_DATA, 0xff);
     outb(PIC2_DATA, 0xff);
 }
+
+#define OCW3_READ_ISR 0x0b
+#define PIC_EOI 0x20
+
+bool pic_acknowledge(unsigned irq)
+{
+    uint16_t cmd = irq < 8 ? PIC1_CMD : PIC2_CMD;
+    outb(cmd, OCW3_READ_ISR);
+    bool in_service = inb(cmd) & (1u << (irq & 7));
+    if (!in_service) {
+        /* Spurious (the request went away before the acknowledge cycle): nothing to end, but a
+         * spurious IRQ 15 did put the cascade line of the master in service. */
+        if (irq >= 8)
+            outb(PIC1_CMD, PIC_EOI);
+        return false;
+    }
+    if (irq >= 8)
+        outb(PIC2_CMD, PIC_EOI);
+    outb(PIC1_CMD, PIC_EOI);
+    outb(PIC1_DATA, 0xff); /* Keel takes nothing through the 8259 */
+    outb(PIC2_DATA, 0xff);
+    return true;
+}

@@ -94,12 +94,51 @@ void trap_ist(struct trap_frame *f, uint64_t found_gs)
     panic_trap(f); /* double fault, machine check */
 }
 
+/* ---- The EOI rule (docs/smp.md): every interrupt the LAPIC puts in service gets exactly one EOI
+ * before the CPU returns to user mode, idles or releases the big lock. One missed leaves its
+ * priority class in service: for the timer and the IPIs (class 0xf) the CPU then takes no
+ * interrupt at all, and the next cross-CPU request to it never completes. Debug kernels check
+ * it as it happens. ---- */
+
+/* Vectors the LAPIC delivers and must be acknowledged: not the exceptions, not the 8259's
+ * (ExtINT through LINT0 leaves the LAPIC's in-service register alone), not the spurious vector. */
+static bool needs_lapic_eoi(uint64_t vector)
+{
+    return vector >= VEC_IOAPIC_BASE && vector != VEC_SPURIOUS;
+}
+
+void trap_note_entry(const struct trap_frame *f)
+{
+    if (!needs_lapic_eoi(f->vector))
+        return;
+    struct percpu *c = this_cpu();
+    if (c->eoi_owed)
+        panic("EOI check: CPU %u took interrupt vector %lu while vector %u was still unacknowledged", c->index,
+              f->vector, c->eoi_owed);
+    c->eoi_owed = (uint16_t)f->vector;
+}
+
+void trap_note_eoi(void)
+{
+    struct percpu *c = this_cpu();
+    if (!c->eoi_owed)
+        panic("EOI check: CPU %u sent an EOI with no interrupt in service (a second EOI for one interrupt)",
+              c->index);
+    c->eoi_owed = 0;
+}
+
 void trap_dispatch(struct trap_frame *f)
 {
     if (f->vector >= VEC_IRQ_BASE) {
-        if (handlers[f->vector])
+        if (handlers[f->vector]) {
             handlers[f->vector](f);
-        else if (f->vector != VEC_SPURIOUS) {
+        } else if (f->vector < VEC_IOAPIC_BASE) {
+            /* The 8259 pair is masked: a spurious IRQ 7/15, or someone with its I/O ports unmasked
+             * a line. Its own EOI, not the LAPIC's. */
+            if (pic_acknowledge((unsigned)(f->vector - VEC_IRQ_BASE)))
+                log_warn("8259 interrupt (IRQ %lu) on CPU %u: masked again", f->vector - VEC_IRQ_BASE,
+                         this_cpu()->index);
+        } else if (f->vector != VEC_SPURIOUS) {
             log_warn("unexpected interrupt vector %lu", f->vector);
             lapic_eoi(); /* or it would block every interrupt of lower priority */
         }

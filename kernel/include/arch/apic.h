@@ -7,6 +7,9 @@
 #include <stdint.h>
 
 void pic_disable(void);
+/* An interrupt from the 8259 pair (IRQ 0-15): sends the PIC's EOI if it was real and masks the
+ * pair again; false for a spurious one. */
+bool pic_acknowledge(unsigned irq);
 
 /* Busy-waits `us` microseconds on PIT channel 2 (boot-time calibration only); false if the PIT
  * never finished counting. */
@@ -18,7 +21,7 @@ void lapic_send_ipi(uint32_t apic_id, uint8_t vector);
 void lapic_send_nmi(uint32_t apic_id); /* delivery mode NMI (the self-test sends itself one) */
 void lapic_start_ap(uint32_t apic_id, uint8_t start_page);
 uint32_t lapic_id(void);
-void lapic_eoi(void);
+void lapic_eoi(void); /* exactly once per interrupt taken from the LAPIC (trap.c: the EOI rule) */
 /* Measures the LAPIC timer and TSC against the PIT; returns false if the timer does not count. */
 bool lapic_timer_calibrate(void);
 void lapic_timer_start(uint32_t hz);

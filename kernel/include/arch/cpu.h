@@ -88,6 +88,17 @@ struct percpu {
     volatile uint8_t nmi_request;
     volatile bool nmi_answered;
     uint64_t lock_acquired, lock_contended, lazy_flushes;
+    /* Debug kernels (trap.c): the vector of the interrupt taken and not yet acknowledged by an
+     * EOI (0: none). One at most: interrupts stay off until the handler has sent its EOI. */
+    uint16_t eoi_owed;
+    /* For the lock watchdog's report (smp.c): while this CPU waits in bkl_wait, the ticket it
+     * waits for (lock_waiting set); while it waits for another CPU's mailbox answer, that CPU's
+     * index + 1 (0: none); and `progress`, which every wait loop iteration advances, so a CPU that
+     * spins can be told from one whose emulated CPU the host does not run. */
+    volatile bool lock_waiting;
+    volatile uint32_t lock_ticket;
+    volatile uint32_t answer_awaited;
+    volatile uint64_t progress;
     uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
     struct tss tss __attribute__((aligned(16)));
     uint8_t ist_stacks[3][IST_STACK_SIZE] __attribute__((aligned(16)));

@@ -42,6 +42,13 @@ const char *trap_name(uint64_t vector);
 void trap_describe_error(uint64_t vector, uint64_t error, char *buf, unsigned long len);
 void trap_dispatch(struct trap_frame *f);
 
+/* The debug EOI check (trap.c; docs/smp.md "The EOI rule"). isr.S calls trap_note_entry on every
+ * entry through trap_common in debug kernels: it records an interrupt that needs an EOI (and
+ * panics if one is already owed); lapic_eoi calls trap_note_eoi (a panic if none is owed); and
+ * releasing the big lock panics if one is still owed (smp.h). */
+void trap_note_entry(const struct trap_frame *f);
+void trap_note_eoi(void);
+
 typedef void (*irq_handler_fn)(struct trap_frame *f);
 void trap_set_handler(uint8_t vector, irq_handler_fn fn);
 /* NMI/#DF/#MC entry (isr.S) and the GS base the last one on this CPU interrupted. */
