@@ -257,7 +257,10 @@ static int write_registers(struct invocation *inv, struct tcb *t)
     if (inv_arg(inv, 0) && unrunnable)
         return unrunnable; /* resuming needs what Resume needs */
     /* The thread keeps its state: a fault handler fixes a faulting thread's registers and then
-     * replies to resume it, so this must not cancel the pending fault IPC. */
+     * replies to resume it, so this must not cancel the pending fault IPC. Running on another
+     * CPU, its register file is that CPU's (where an interrupt from user mode saves its frame)
+     * until that CPU lets go of it. */
+    smp_take_thread(t);
     struct user_context *c = &t->ctx;
     c->rip = r[0];
     c->rsp = r[1];
