@@ -145,7 +145,7 @@ static const char *type_name(uint64_t t)
                                         "cnode", "vspace", "pdpt", "pd", "pt", "frame-4k", "frame-2m",
                                         "frame-1g" };
     static const char *const devs[] = { "irq-control", "irq-handler", "ioport-control", "ioport",
-                                        "asid-control", "asid-pool", "debug" };
+                                        "asid-control", "asid-pool", "debug", "log" };
     if (t < sizeof objs / sizeof objs[0])
         return objs[t];
     if (t >= KEEL_CAP_IRQ_CONTROL && t - KEEL_CAP_IRQ_CONTROL < sizeof devs / sizeof devs[0])

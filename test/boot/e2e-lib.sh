@@ -20,6 +20,10 @@ count() { tr -d '\r' <"$log" | grep -acE -- "$1"; }
 # last_match REGEX SED: the last matching line, rewritten by a sed expression (to pick a field).
 last_match() { tr -d '\r' <"$log" | grep -aE -- "$1" | tail -n 1 | sed -E "$2"; }
 
+# pid_of NAME: the pid init gave NAME at its last start ("init: started NAME (pid N, ..."). Tests
+# ask instead of assuming manifest order, so a line added to the manifest keeps them green.
+pid_of() { last_match "^init: started $1 \\(pid [0-9]+" 's/.*\(pid ([0-9]+).*/\1/'; }
+
 # type_serial TEXT: type TEXT on the serial console, then Enter; waits for the next prompt.
 type_serial() {
   local prompts
@@ -78,6 +82,7 @@ check_count() { # check_count REGEX MIN
   [ "$n" -ge "$2" ] || { echo "FAIL: /$1/ appears $n time(s), expected at least $2"; fail=1; }
 }
 report() {
+  [ -n "${E2E_KEEP_LOG:-}" ] && tr -d '\r' <"$log" >"$E2E_KEEP_LOG" # for a wrapper's own checks
   if [ "$fail" = 1 ] || [ -n "${E2E_SHOW:-}" ]; then
     echo "---- serial output ----"; tr -d '\r' <"$log"
     echo "---- boot/qemu stderr ----"; cat "$log.err"

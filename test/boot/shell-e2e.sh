@@ -22,8 +22,8 @@ feed() {
   type_serial 'ps'
   type_serial 'bogus'
   printf 'echo tyxo\x7f\x7fpo\r'; wait_for '^typo$' 10
-  local serial
-  serial=$(last_match '^serial +[0-9]+ running' 's/^serial +([0-9]+).*/\1/')
+  local serial shell
+  serial=$(pid_of serial) shell=$(pid_of shell)
   type_serial "caps $serial"
   type_serial 'caps 4x'
   type_serial 'run hello'
@@ -31,7 +31,7 @@ feed() {
   type_serial 'kill 999'
   type_serial 'kill'
   type_serial 'kill 0'
-  type_serial 'kill 5'
+  type_serial "kill $shell"
   type_serial 'echo hist1'
   printf '\x1b[A\r'; wait_for '^hist1$' 10 2
   local i
@@ -48,14 +48,14 @@ feed() {
 
 feed | "$here/boot/qemu" --no-build --headless --serial-log "$log" --image keel --timeout 80 "$@" >/dev/null 2>"$log.err"
 status=$?
-check '^keel> echo hello   world$'
+check '^(keel> )?echo hello   world$' # (another process's log line may come before it)
 check '^hello world$'
 for p in init serial ps2kbd console shell; do check "^$p +[0-9]+ running "; done
-check '^hello +1 exited '
+check '^hello +[0-9]+ exited '
 check '^bogus: unknown command; usage: '
 check '^typo$'
-check 'init: channel 0: shell \(pid [0-9]+\) -> serial \(pid [0-9]+\)'
-check 'init: channel 1: shell \(pid [0-9]+\) -> ps2kbd \(pid [0-9]+\)'
+check 'init: channel [0-9]+: shell \(pid [0-9]+\) -> serial \(pid [0-9]+\)'
+check 'init: channel [0-9]+: shell \(pid [0-9]+\) -> ps2kbd \(pid [0-9]+\)'
 # caps of the serial driver: its own objects, the port range, IRQ handler and service notification
 check '^ +1  tcb +rwgG'
 check '^ +16  ioport +rwgG +0x3ff +ioport0$'
@@ -68,10 +68,10 @@ check '^run: nosuchprogram: no such program$'
 check '^kill: pid 999: no such pid$'
 check '^usage: kill PID'
 check '^kill: refused: pid 0 is init$'
-check '^kill: refused: pid 5 is this shell$'
+check "^kill: refused: pid $(pid_of shell) is this shell$"
 check_count '^hist1$' 2
 check_count '^after restart [0-9]$' 7
-check 'init: serial \(pid [0-9]+\) killed by shell \(pid 5\); starting it again'
+check "init: serial \\(pid [0-9]+\\) killed by shell \\(pid $(pid_of shell)\\); starting it again"
 # init's free memory after the 2nd and the 7th restart of the serial driver: the same
 mems=$(tr -d '\r' <"$log" | grep -aE '^init: [0-9]+ KiB free' | sed -E 's/^init: ([0-9]+) KiB.*/\1/')
 if [ "$(wc -l <<<"$mems")" -lt 2 ] || [ "$(head -n 1 <<<"$mems")" != "$(tail -n 1 <<<"$mems")" ]; then

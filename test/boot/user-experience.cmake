@@ -16,3 +16,9 @@ set_property(TEST boot.image.bench APPEND PROPERTY LABELS images)
 # modes afterwards, a test image's verdict and --serial-log.
 add_test(NAME boot.qemu.tty COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/qemu-tty.sh --build-dir ${CMAKE_BINARY_DIR})
 set_tests_properties(boot.qemu.tty PROPERTIES TIMEOUT 120 LABELS boot)
+
+# A user adds programs to boot/manifest.txt: the shell's end-to-end test stays green on a copy with
+# three more lines at the top (every pid and channel number shifts).
+add_test(NAME boot.keel.manifest_extra COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/manifest-extra.sh
+         --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(boot.keel.manifest_extra PROPERTIES TIMEOUT 120 LABELS boot)
