@@ -96,6 +96,8 @@ static void op_retype(uint8_t a, uint8_t b, uint8_t c)
                                      KEEL_OBJ_NOTIFICATION, KEEL_OBJ_REPLY, KEEL_OBJ_REPLY, KEEL_OBJ_CNODE,
                                      KEEL_OBJ_FRAME_4K, KEEL_OBJ_UNTYPED, KEEL_OBJ_PML4 };
     uint8_t type = types[a % sizeof types];
+    if (type == KEEL_OBJ_FRAME_4K && world_no_frames)
+        type = KEEL_OBJ_ENDPOINT;
     uint64_t size = type == KEEL_OBJ_CNODE ? 1 + (a >> 4) % 2 : type == KEEL_OBJ_UNTYPED ? 4096ull << ((a >> 4) % 3) : 0;
     unsigned ut = (c & 1) ? pick(c >> 1, KEEL_OBJ_UNTYPED) : 0;
     unsigned dest = fuzz_slot(b), count = 1 + (c >> 6);
@@ -267,6 +269,17 @@ static void op_set_ipc_buffer(uint8_t a, uint8_t b, uint8_t c)
 
 /* ---- operations by the other threads ---- */
 
+/* The IPC buffer as the thread's own code sees it: the frame its TCB's buffer cap names, which
+ * it has mapped. Not t->ipc_buffer: that is the kernel's pointer, which may outlive the frame
+ * (the harness must not be the first to write through a stale one; the kernel may). */
+static struct keel_ipc_buffer *user_buffer(struct tcb *t)
+{
+    const struct cap *c = &t->ipc_buffer_frame.cap;
+    if (c->type != KEEL_OBJ_FRAME_4K || (void *)t->ipc_buffer != phys_to_virt(c->obj))
+        return 0;
+    return t->ipc_buffer;
+}
+
 /* The message a thread sends: label, length (past 4 words only with IPC buffers), maybe a cap. */
 static keel_msginfo_t prepare_message(struct tcb *t, uint8_t c)
 {
@@ -277,11 +290,12 @@ static keel_msginfo_t prepare_message(struct tcb *t, uint8_t c)
     t->ctx.r10 = 0x2222;
     t->ctx.r8 = 0x3333;
     t->ctx.r9 = 0x4444;
-    if (t->ipc_buffer) {
+    struct keel_ipc_buffer *buffer = user_buffer(t);
+    if (buffer) {
         for (unsigned i = 4; i < 8; i++)
-            t->ipc_buffer->mr[i] = 0x5550 + i;
+            buffer->mr[i] = 0x5550 + i;
         if (c & 0x10) {
-            t->ipc_buffer->caps[0] = fuzz_slot(c >> 2);
+            buffer->caps[0] = fuzz_slot(c >> 2);
             caps = 1;
         }
     }
@@ -290,11 +304,12 @@ static keel_msginfo_t prepare_message(struct tcb *t, uint8_t c)
 
 static void prepare_receive(struct tcb *t, uint8_t sel)
 {
-    if (!t->ipc_buffer)
+    struct keel_ipc_buffer *buffer = user_buffer(t);
+    if (!buffer)
         return;
-    t->ipc_buffer->receive_cnode = 0;
-    t->ipc_buffer->receive_index = fuzz_slot(sel);
-    t->ipc_buffer->receive_depth = 64;
+    buffer->receive_cnode = 0;
+    buffer->receive_index = fuzz_slot(sel);
+    buffer->receive_depth = 64;
 }
 
 static struct tcb *actor(uint8_t a)
@@ -379,26 +394,31 @@ static void op_thread_invokes_tcb(uint8_t a, uint8_t b, uint8_t c)
 {
     static const uint64_t labels[] = { KEEL_TCB_SUSPEND, KEEL_TCB_RESUME, KEEL_TCB_SET_PRIORITY,
                                        KEEL_TCB_BIND_NOTIFICATION, KEEL_TCB_UNBIND_NOTIFICATION, KEEL_TCB_GET_INFO,
-                                       KEEL_TCB_SET_AFFINITY, KEEL_TCB_WRITE_REGISTERS };
+                                       KEEL_TCB_SET_AFFINITY, KEEL_TCB_WRITE_REGISTERS, KEEL_TCB_READ_REGISTERS };
     struct tcb *t = actor(a);
     unsigned target = pick(b, KEEL_OBJ_TCB);
     if (!t || !target)
         return;
-    uint64_t label = labels[c % 8];
+    uint64_t label = labels[c % 9];
     unsigned length = 1, caps = 0;
+    struct keel_ipc_buffer *buffer = user_buffer(t);
     t->ctx.rdx = (c >> 3) & 1;
     if (label == KEEL_TCB_WRITE_REGISTERS) {
-        if (!t->ipc_buffer)
+        if (!buffer)
             return;
         uint64_t mr[1 + KEEL_USER_REGS_WORDS];
         write_registers_args(mr, c >> 3, c);
-        for (unsigned i = 0; i < 1 + KEEL_USER_REGS_WORDS; i++)
-            msg_set(t, i, mr[i]);
+        t->ctx.rdx = mr[0];
+        t->ctx.r10 = mr[1];
+        t->ctx.r8 = mr[2];
+        t->ctx.r9 = mr[3];
+        for (unsigned i = KEEL_MSG_REGISTERS; i < 1 + KEEL_USER_REGS_WORDS; i++)
+            buffer->mr[i] = mr[i];
         length = 1 + KEEL_USER_REGS_WORDS;
     } else if (label == KEEL_TCB_BIND_NOTIFICATION || label == KEEL_TCB_SET_PRIORITY) {
-        if (!t->ipc_buffer)
+        if (!buffer)
             return;
-        t->ipc_buffer->caps[0] = label == KEEL_TCB_SET_PRIORITY ? target : pick(c >> 3, KEEL_OBJ_NOTIFICATION);
+        buffer->caps[0] = label == KEEL_TCB_SET_PRIORITY ? target : pick(c >> 3, KEEL_OBJ_NOTIFICATION);
         caps = 1;
         t->ctx.rdx = 0;
     }

@@ -141,6 +141,17 @@ void smp_evict(struct tcb *t)
     c->need_resched = true;
 }
 
+/* smp.h, where the kernel has it: `t`, running on another CPU, is taken off it and requeued. */
+void smp_take_thread(struct tcb *t);
+void smp_take_thread(struct tcb *t)
+{
+    struct percpu *c = cpu_get(t->cpu);
+    if (!c || c == this_cpu() || c->current != t)
+        return;
+    smp_evict(t);
+    sched_wake(t);
+}
+
 void smp_reschedule(uint32_t index)
 {
     struct percpu *c = cpu_get(index);
@@ -232,6 +243,23 @@ NOT_SIMULATED(irq_handler_invoke)
 NOT_SIMULATED(ioport_control_invoke)
 NOT_SIMULATED(ioport_invoke)
 NOT_SIMULATED(debug_invoke)
+int log_invoke(struct invocation *inv); /* the log cap (object/log.h), where the kernel has one */
+NOT_SIMULATED(log_invoke)
+
+/* The invariant checker's question about each CPU's VSpace bookkeeping: here only whether a
+ * destroyed VSpace is still named (its memory is poisoned by then). */
+const char *vspace_cpu_defect(const struct percpu *c, const void **which)
+{
+    const struct vspace *named[2] = { c->active_vspace, c->io_vspace };
+    for (unsigned i = 0; i < 2; i++) {
+        *which = named[i];
+#ifdef SIM_ASAN
+        if (named[i] && __asan_address_is_poisoned(named[i]))
+            return "a destroyed VSpace is still loaded";
+#endif
+    }
+    return 0;
+}
 
 /* ---- log, console, panic ---- */
 

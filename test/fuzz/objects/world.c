@@ -24,6 +24,7 @@ void handle_syscall(void);
 void trap_from_user(struct trap_frame *f);
 
 bool world_trace;
+bool world_no_frames;
 static bool check_invariants = true;
 char world_origin[96];
 unsigned long world_steps;
@@ -224,6 +225,8 @@ void world_reset(void)
     /* KEEL_OBJFUZZ_INVARIANTS=0: ASan alone (to see what poisoning catches by itself). */
     const char *invariants = getenv("KEEL_OBJFUZZ_INVARIANTS");
     check_invariants = !(invariants && *invariants == '0');
+    const char *no_frames = getenv("KEEL_OBJFUZZ_NO_FRAMES");
+    world_no_frames = no_frames && *no_frames == '1';
 
     /* Boot memory: the root CNode (16 KiB), the two root threads, root thread 0's IPC buffer and
      * a VSpace root; then the Untyped the operations build from, poisoned until retyped. */

@@ -22,6 +22,9 @@ enum {
 #define ROOT_GUARD_BITS (64 - ROOT_RADIX)
 
 extern struct cte *world_slots;
+/* KEEL_OBJFUZZ_NO_FRAMES=1: Retype makes no frames (so no IPC buffers), to fuzz past a known,
+ * still open finding about IPC buffers (docs/fuzzing.md). */
+extern bool world_no_frames;
 /* One per CPU: always runnable (so no CPU ever idles in hlt), never blocked, out of the
  * operations' reach; root thread 0 makes every management invocation. */
 extern struct tcb *world_root_thread[SIM_CPUS];
