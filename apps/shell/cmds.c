@@ -50,28 +50,21 @@ static uint64_t call_init(struct keel_msg *m)
     return m->mr[0];
 }
 
-static const char *const state_names[] = { "new", "running", "exited", "crashed", "failed", "killed" };
 
 static void cmd_ps(void)
 {
-    say("%-12s %5s %-8s %-8s %8s\n", "NAME", "PID", "STATE", "RESTARTS", "MEMORY");
+    char line[160];
+    keel_init_ps_header(line, sizeof line);
+    say("%s\n", line); /* init's table in its log has the same columns */
     for (uint64_t i = 0;; i++) {
         struct keel_msg m = keel_msg_make(KEEL_INIT_PS, 1);
         m.mr[0] = i;
         if (call_init(&m) != 0)
             break;
-        char name[32], restarts[24], mem[24] = "-";
-        keel_init_unpack_name(&m, 6, name);
-        uint64_t st = m.mr[2], pid = m.mr[1], bytes = keel_msg_get_mr(&m, 5);
-        if (pid == 0)
-            memcpy(restarts, "-", 2);
-        else
-            keel_snprintf(restarts, sizeof restarts, "%llu/%llu", (unsigned long long)m.mr[3],
-                          (unsigned long long)keel_msg_get_mr(&m, 4));
-        if (bytes)
-            keel_snprintf(mem, sizeof mem, "%lluK", (unsigned long long)(bytes >> 10));
-        say("%-12s %5llu %-8s %-8s %8s\n", name, (unsigned long long)pid,
-            st < sizeof state_names / sizeof state_names[0] ? state_names[st] : "?", restarts, mem);
+        struct keel_init_ps_row row;
+        keel_init_ps_unpack(&m, &row);
+        keel_init_ps_format(line, sizeof line, &row);
+        say("%s\n", line);
     }
 }
 

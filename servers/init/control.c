@@ -28,22 +28,10 @@ int control_ps(const struct keel_msg *m, struct keel_msg *r)
     uint64_t i = keel_msg_get_mr(m, 0);
     if (i > nprocs)
         return KEEL_INIT_E_NONE;
-    if (i == 0) { /* init itself: pid 0, always running; no restarts, no memory of its own to show (MEM) */
-        keel_msg_set_mr(r, 1, 0);
-        keel_msg_set_mr(r, 2, KEEL_INIT_RUNNING);
-        keel_msg_set_mr(r, 3, 0);
-        keel_msg_set_mr(r, 4, 0);
-        keel_msg_set_mr(r, 5, 0);
-        keel_init_pack_name(r, 6, "init");
-        return 0;
-    }
-    const struct proc *pr = &procs[i - 1];
-    keel_msg_set_mr(r, 1, pr->p.pid);
-    keel_msg_set_mr(r, 2, (uint64_t)pr->state);
-    keel_msg_set_mr(r, 3, pr->restarts);
-    keel_msg_set_mr(r, 4, pr->e->limit);
-    keel_msg_set_mr(r, 5, pr->e->mem);
-    keel_init_pack_name(r, 6, pr->e->name);
+    struct keel_init_ps_row row;
+    table_row((unsigned)i, &row);
+    keel_init_ps_pack(r, &row);
+    r->info = keel_msginfo(0, 0, KEEL_INIT_PS_WORDS);
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #define INIT_INIT_H
 
 #include "manifest.h"
+#include <keel/initsvc.h>
 #include <keel/bootinfo.h>
 #include <keel/process.h>
 #include <keel/stdio.h>
@@ -46,7 +47,6 @@ struct proc {
 extern const struct keel_bootinfo *bi;
 extern struct proc procs[MAX_PROCS];
 extern unsigned nprocs;
-extern const char *const state_names[];
 
 /* main.c */
 void own(struct proc *pr, uint64_t slot);
@@ -62,6 +62,8 @@ int stop(struct proc *pr);
 uint64_t take_reply(void);
 void give_back_reply(uint64_t reply);
 void print_table(void);
+/* Row i of the process table as KEEL_INIT_PS reports it (row 0: init itself, then procs[i - 1]). */
+void table_row(unsigned i, struct keel_init_ps_row *r);
 struct proc *proc_by_pid(uint64_t pid);
 
 /* broker.c */

@@ -22,7 +22,6 @@
 #define MANIFEST_VA 0x0000600000000000ull /* where init maps the manifest module to read it */
 #define MANIFEST_MAX_BYTES (16u * 1024)
 
-const char *const state_names[] = { "new", "running", "exited", "crashed", "failed", "killed" };
 
 const struct keel_bootinfo *bi;
 static struct manifest manifest;
@@ -370,20 +369,38 @@ static void serve(struct proc *pr, const struct keel_msg *m)
 
 /* ---- Supervision ---- */
 
+void table_row(unsigned i, struct keel_init_ps_row *r)
+{
+    *r = (struct keel_init_ps_row){ .state = KEEL_INIT_RUNNING };
+    if (i == 0) { /* init itself: pid 0, always running, no policy; its memory is MEM's business */
+        strlcpy(r->name, "init", sizeof r->name);
+        strlcpy(r->program, bi->modules[0].name, sizeof r->program);
+        strlcpy(r->event, "root task", sizeof r->event);
+        return;
+    }
+    const struct proc *pr = &procs[i - 1];
+    const struct manifest_entry *e = pr->e;
+    *r = (struct keel_init_ps_row){ .pid = pr->p.pid, .state = (uint64_t)pr->state, .restarts = pr->restarts,
+                                    .limit = e->limit, .memory = e->mem };
+    strlcpy(r->name, e->name, sizeof r->name);
+    strlcpy(r->program, e->program, sizeof r->program);
+    strlcpy(r->policy, manifest_restart_name(e->restart), sizeof r->policy);
+    strlcpy(r->event, pr->note, sizeof r->event);
+}
+
+/* The same columns as the shell's ps (keel_init_ps_format); what each process holds is in its
+ * "started" line and in the shell's caps PID. */
 void print_table(void)
 {
+    char line[160];
     keel_printf("init: process table\n");
-    keel_printf("  %-12s %-12s %5s %-8s %-8s %-9s %7s  %s\n", "NAME", "PROGRAM", "PID", "STATE", "RESTARTS",
-                "POLICY", "MEMORY", "CAPS / LAST EVENT");
-    for (unsigned i = 0; i < nprocs; i++) {
-        const struct proc *pr = &procs[i];
-        const struct manifest_entry *e = pr->e;
-        char restarts[16], mem[16];
-        keel_snprintf(restarts, sizeof restarts, "%u/%u", pr->restarts, e->limit);
-        keel_snprintf(mem, sizeof mem, "%lluK", (unsigned long long)(e->mem >> 10));
-        keel_printf("  %-12s %-12s %5llu %-8s %-8s %-9s %7s  %s%s%s\n", e->name, e->program,
-                    (unsigned long long)pr->p.pid, state_names[pr->state], restarts, manifest_restart_name(e->restart),
-                    mem, pr->caps[0] ? pr->caps : "-", pr->note[0] ? "; " : "", pr->note);
+    keel_init_ps_header(line, sizeof line);
+    keel_printf("  %s\n", line);
+    for (unsigned i = 0; i <= nprocs; i++) {
+        struct keel_init_ps_row r;
+        table_row(i, &r);
+        keel_init_ps_format(line, sizeof line, &r);
+        keel_printf("  %s\n", line);
     }
 }
 

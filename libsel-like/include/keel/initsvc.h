@@ -28,9 +28,11 @@
  *   the client's doorbells (and init's "client gone") set in the service notification; MR4 the
  *   client's pid. */
 #define KEEL_INIT_ACCEPT 0x50434341ull /* "ACCP" */
-/* Process table row MR0 (from 0; row 0 is init itself: pid 0, memory 0, see MEM). Reply: MR0 = 0 or KEEL_INIT_E_NONE; MR1 pid; MR2 state
- * (enum keel_init_proc_state); MR3 restarts used; MR4 restart limit; MR5 memory bytes; MR6..MR9
- * the name (NUL-padded). */
+/* Process table row MR0 (from 0; row 0 is init itself: pid 0, limit 0, memory 0, see MEM).
+ * Reply: MR0 = 0 or KEEL_INIT_E_NONE; MR1.. a struct keel_init_ps_row (keel_init_ps_unpack): MR1
+ * pid; MR2 state (enum keel_init_proc_state); MR3 restarts used; MR4 restart limit; MR5 memory
+ * bytes; MR6..MR9 the name, MR10..MR13 the program, MR14..MR15 the restart policy, MR16..MR23 its
+ * last event (text, NUL-padded). */
 #define KEEL_INIT_PS 0x53505350ull     /* "PSPS" */
 /* Memory. Reply: MR0 = 0; MR1 bytes free in init's untyped; MR2 bytes given to processes; MR3
  * bytes init set aside at start-up for root-like runs (KEEL_INIT_RUN_BOOTINFO), used or not. */
@@ -117,6 +119,21 @@ static inline const char *keel_init_strerror(uint64_t e)
 /* KILLED: stopped for good by KEEL_INIT_KILL. */
 enum keel_init_proc_state { KEEL_INIT_NEW, KEEL_INIT_RUNNING, KEEL_INIT_EXITED, KEEL_INIT_CRASHED, KEEL_INIT_FAILED,
                             KEEL_INIT_KILLED };
+
+/* One process-table row. init's table (in its log) and the shell's ps print the same columns:
+ * NAME PID STATE RESTARTS POLICY MEMORY PROGRAM LAST EVENT (keel_init_ps_header/format). */
+struct keel_init_ps_row {
+    uint64_t pid, state, restarts, limit, memory; /* init's own row: limit 0, memory 0 (shown "-") */
+    char name[32], program[32], policy[16], event[64];
+};
+#define KEEL_INIT_PS_WORDS 24 /* the reply's length */
+void keel_init_ps_pack(struct keel_msg *m, const struct keel_init_ps_row *r);
+void keel_init_ps_unpack(const struct keel_msg *m, struct keel_init_ps_row *r);
+/* "running", "exited", ... for enum keel_init_proc_state. */
+const char *keel_init_state_name(uint64_t state);
+/* The header line and a row, without a newline; keel_snprintf's result. */
+int keel_init_ps_header(char *buf, size_t size);
+int keel_init_ps_format(char *buf, size_t size, const struct keel_init_ps_row *r);
 
 /* Badges in a service's notification: IRQ N sets bit N; init's "a channel was opened to you" sets
  * KEEL_INIT_NEWS; channel doorbells use the bits from KEEL_INIT_CHANNEL_FIRST_BIT. */
