@@ -95,6 +95,11 @@ static void elf_seeds(void)
     elf_header(0x7fffffffe000ull, 1);
     elf_phdr(0, 1, 5, 0, 0x7fffffffe000ull, 0x100, 0x2000);
     elf_check_and_seed("at-user-top", 0x100);
+    /* The limit: 16 loadable segments, one page each (the fuzzer adds the 17th). */
+    elf_header(0x400400, 16);
+    for (unsigned i = 0; i < 16; i++)
+        elf_phdr(i, 1, i ? 4 : 5, 0x400, 0x400400 + 0x1000ull * i, 0x10, 0x10);
+    elf_check_and_seed("16-segments", 0x410);
     /* Near-misses: W+X, and segments sharing a page. */
     elf_header(0x400000, 1);
     elf_phdr(0, 1, 7, 0, 0x400000, 0x100, 0x100);
@@ -175,6 +180,21 @@ static void multiboot2_seeds(void)
     mb_init(&mb);
     mb_finish(&mb);
     mb_check_and_seed("empty");
+
+    /* The limits: 32 modules, and 128 available regions, disjoint and apart (the free list's
+     * 128 entries, less the first MiB). The fuzzer adds the 33rd and the 129th. */
+    mb_init(&mb);
+    for (uint32_t i = 0; i < MB2_MAX_MODULES; i++)
+        mb_module(&mb, 0x400000 + 0x1000 * i, 0x400800 + 0x1000 * i, "m");
+    mb_finish(&mb);
+    mb_check_and_seed("32-modules");
+    static struct mb_mmap_entry many[MB2_MAX_MMAP];
+    for (uint32_t i = 0; i < MB2_MAX_MMAP; i++)
+        many[i] = (struct mb_mmap_entry){ 0x100000ull + 0x2000ull * i, 0x1000, MB2_MEM_AVAILABLE };
+    mb_init(&mb);
+    mb_mmap(&mb, many, MB2_MAX_MMAP);
+    mb_finish(&mb);
+    mb_check_and_seed("128-regions");
 }
 
 /* ---- ACPI: mode byte, RSDP copy (36), then memory from phys 0x1000 (fuzz_acpi.c) ---- */
