@@ -280,8 +280,11 @@ void world_step(const uint8_t op[WORLD_OP_BYTES])
     snprintf(note_op(), sizeof recent[0], "%lu: %s %u %u %u:", world_steps, world_op_name(code), a, b, c);
     sim_switch_space_slow = op[0] >= 0x80;
     world_do_op(code, a, b, c);
-    if (world_trace)
+    if (world_trace) {
+        for (unsigned i = 0; i < SIM_CPUS; i++)
+            world_note(" [cpu %u: t%lx]", i, sim_cpu[i].current ? world_name(sim_cpu[i].current) : 0ul);
         fprintf(stderr, "%s\n", note_op());
+    }
     check_world();
     world_steps++;
     recent[world_steps % RECENT][0] = 0;
