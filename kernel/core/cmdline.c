@@ -94,6 +94,14 @@ static bool word_is(const char *s, size_t len, const char *lit)
     return strlen(lit) == len && memcmp(s, lit, len) == 0;
 }
 
+static bool has_dot(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '.')
+            return true;
+    return false;
+}
+
 static const struct option *find_option(const char *key, size_t len)
 {
     for (size_t i = 0; i < ARRAY_SIZE(options); i++)
@@ -226,6 +234,10 @@ int cmdline_parse(const char *cmdline, struct kernel_options *o, struct diag *d)
             problems++;
             continue;
         }
+        /* PROGRAM.KEY[=VALUE] (init.manifest=..., fuzz.seed=...) is for a program: the root task
+         * reads the whole line from its BootInfo. */
+        if (has_dot(word, key_len))
+            continue;
         const struct option *opt = find_option(word, key_len);
         if (!opt) {
             report_unknown(d, word, key_len);

@@ -1,4 +1,4 @@
-/* Boot manifest parser (format in servers/init/README.md). Every check names the line, the token
+/* Boot manifest parser (format in docs/manifest.md). Every check names the line, the token
  * and what is wrong with it; a bad line is left out as a whole. */
 #include "manifest.h"
 #include <keel/stdio.h>

@@ -1,6 +1,6 @@
 /* init's boot manifest: which programs to start, with which devices, and what to do when they end.
  * Pure text parsing (no kernel calls), so the host tests can run it. The format is described in
- * servers/init/README.md:
+ * docs/manifest.md:
  *
  *   # comment
  *   NAME [key=value ...] [--] [ARG ...]

@@ -149,6 +149,7 @@ int main(void)
     if (keel_service_init(&service, "serial", clients, MAX_CLIENTS))
         return 1;
     service.on_connect = on_connect;
+    // tutorial:irq-setup
     irq = keel_startinfo_cap("irq4");
     if (!irq || !keel_startinfo_cap("ioport0")) {
         keel_printf("serial: missing caps (need ioport0, irq4, service, init: manifest serves=serial)\n");
@@ -160,11 +161,13 @@ int main(void)
     outb(COM1 + UART_IER, IER_RX);                           /* interrupt on received data */
     (void)inb(COM1 + UART_IIR);
     rx_head = rx_tail = 0;
-    int err = keel_irq_handler_ack(irq); /* unmask the line */
+    int err = keel_irq_handler_ack(irq); /* the line starts masked: this first Ack unmasks it */
     if (err)
         keel_printf("serial: IRQ ack failed: %s\n", keel_strerror(err));
+    // tutorial:end
     keel_printf("serial: COM1 driver ready (IRQ %d, RX and TX interrupt driven, %u-byte TX ring)\n", IRQ_LINE,
                 TX_SIZE);
+    // tutorial:irq-loop
     for (;;) {
         uint64_t word = keel_service_wait(&service); /* also takes new channels */
         if (word & (1ull << IRQ_LINE)) {
@@ -177,4 +180,5 @@ int main(void)
         drain_rx(); /* bytes that came while the line was masked */
         keel_service_serve_all(&service, serve);
     }
+    // tutorial:end
 }

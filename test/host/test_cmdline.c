@@ -133,6 +133,16 @@ TEST(unknown_option)
     check_defaults();
 }
 
+TEST(program_options_are_passed_over)
+{
+    /* PROGRAM.KEY=VALUE belongs to a program (init.manifest=, fuzz.seed=): no warning. */
+    CHECK_EQ_U64(parse("init.manifest=manifest-demo.txt fuzz.seed=0x1 a.b log=debug"), 0);
+    CHECK_EQ_STR(d.msg, "");
+    CHECK_EQ_U64(o.log_level, LOG_DEBUG);
+    CHECK_EQ_U64(parse("log.level=debug"), 0); /* not the kernel's log= */
+    CHECK_EQ_U64(parse("x=a.b"), 1);           /* a dot in the value does not count */
+}
+
 TEST(bad_enum_values)
 {
     CHECK_EQ_U64(parse("log=loud"), 1);
