@@ -21,7 +21,7 @@
 
 #define DEFAULT_SEED 0x6b65656c2d667a31ull
 #define DEFAULT_STEPS 4000 /* the ordinary suite: a few seconds */
-#define DEFAULT_CHECK 64
+#define DEFAULT_CHECK 16
 #define TRACE_RING 24
 
 struct fz_options {
@@ -391,23 +391,41 @@ static void step_irq(void)
     }
 }
 
+static const struct {
+    void (*fn)(void);
+    unsigned weight;
+    const char *name;
+} step_kinds[] = {
+    { step_restart, 16, "restart" }, { step_tcb_control, 18, "tcb" }, { step_receive, 14, "recv" },
+    { step_send, 10, "send" },       { step_cells, 12, "cells" },     { step_arena_revoke, 1, "arena" },
+    { step_irq, 3, "irq" },          { drain, 10, "drain" },          { step_revive, 6, "revive" },
+};
+#define STEP_KINDS (sizeof step_kinds / sizeof step_kinds[0])
+static uint64_t step_tsc[STEP_KINDS], step_count[STEP_KINDS];
+
 static void step(void)
 {
-    static const struct {
-        void (*fn)(void);
-        unsigned weight;
-    } steps[] = {
-        { step_restart, 16 }, { step_tcb_control, 18 }, { step_receive, 14 }, { step_send, 10 },
-        { step_cells, 12 },   { step_arena_revoke, 1 }, { step_irq, 3 },      { drain, 10 },
-        { step_revive, 6 },
-    };
     unsigned total = 0;
-    for (unsigned k = 0; k < sizeof steps / sizeof steps[0]; k++)
-        total += steps[k].weight;
+    for (unsigned k = 0; k < STEP_KINDS; k++)
+        total += step_kinds[k].weight;
     unsigned r = (unsigned)fz_below(total), k = 0;
-    while (r >= steps[k].weight)
-        r -= steps[k++].weight;
-    steps[k].fn();
+    while (r >= step_kinds[k].weight)
+        r -= step_kinds[k++].weight;
+    uint64_t t0 = kt_now();
+    step_kinds[k].fn();
+    step_tsc[k] += kt_now() - t0;
+    step_count[k]++;
+}
+
+/* Where the time went, per kind of step (on SMP, cross-CPU requests dominate). */
+static void print_step_times(uint64_t khz)
+{
+    char line[400];
+    int n = keel_snprintf(line, sizeof line, "#   us per step:");
+    for (unsigned k = 0; k < STEP_KINDS && n > 0 && (size_t)n < sizeof line; k++)
+        n += keel_snprintf(line + n, sizeof line - (size_t)n, " %s %llu", step_kinds[k].name,
+                           (unsigned long long)(step_count[k] ? step_tsc[k] * 1000 / khz / step_count[k] : 0));
+    keel_printf("%s\n", line);
 }
 
 static uint64_t worker_calls(void)
@@ -423,19 +441,26 @@ static uint64_t worker_calls(void)
 static bool round_run(const struct fz_options *o, uint64_t seed)
 {
     memset(&st, 0, sizeof st);
+    memset(step_tsc, 0, sizeof step_tsc);
+    memset(step_count, 0, sizeof step_count);
     trace_next = 0;
     fz_seed(seed);
+    /* Named first: a kernel panic mid-round still says which seed to replay (find the step
+     * with fuzz.progress or fuzz.trace). */
+    keel_printf("# fuzz_state: seed %#llx: %llu CPU(s), check every %llu steps\n", (unsigned long long)seed,
+                (unsigned long long)kt_bi->cpu_count, (unsigned long long)o->check);
     uint64_t t0 = kt_now();
+    EXPECT_OK(keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, false)); /* workers fault by the thousand */
     int err = fz_world_build();
     if (!ktest_check(err == 0, __FILE__, __LINE__, "seed %#llx: world build failed: %s", (unsigned long long)seed,
                      keel_strerror(err))) {
         fz_world_teardown();
+        EXPECT_OK(keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, true));
         return false;
     }
     fz.calls = 0;
     fz.irqs = fz.irqs && o->irq;
     bool ok = true;
-    EXPECT_OK(keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, false)); /* workers fault by the thousand */
     for (step_now = 1; step_now <= o->steps; step_now++) {
         step();
         st.steps++;
@@ -465,6 +490,9 @@ static bool round_run(const struct fz_options *o, uint64_t seed)
     }
     EXPECT_OK(keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, true));
     uint64_t runner = fz.calls, workers = worker_calls(), faults = 0;
+    if (ok && o->calls)
+        ktest_check(runner + workers >= o->calls, __FILE__, __LINE__, "seed %#llx: %llu calls, fewer than %llu",
+                    (unsigned long long)seed, (unsigned long long)(runner + workers), (unsigned long long)o->calls);
     for (unsigned i = 0; i < FZ_WORKERS; i++)
         faults += fz_workers[i].faults;
     fz_world_teardown();
@@ -486,6 +514,7 @@ static bool round_run(const struct fz_options *o, uint64_t seed)
                 (unsigned long long)st.drains, (unsigned long long)st.irq_routed[0],
                 (unsigned long long)st.irq_routed[1], (unsigned long long)st.irq_routed[2],
                 (unsigned long long)st.irq_routed[3], (unsigned long long)st.irq_refused);
+    print_step_times(khz);
     return ok;
 }
 
