@@ -28,53 +28,21 @@ struct fz_options {
     uint64_t seed, steps, calls, rounds, check, trace, progress, irq;
 };
 
-/* ---- Options from the kernel command line (as keeltest=) ---- */
-
-static bool option(const char *cmd, const char *key, uint64_t *value)
-{
-    size_t klen = strlen(key);
-    for (const char *p = cmd; (p = strchr(p, key[0])) != 0; p++) {
-        if (strncmp(p, key, klen) != 0 || (p != cmd && p[-1] != ' '))
-            continue;
-        const char *v = p + klen;
-        uint64_t n = 0, base = 10;
-        if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
-            base = 16;
-            v += 2;
-        }
-        for (;; v++) {
-            unsigned d;
-            if (*v >= '0' && *v <= '9')
-                d = (unsigned)(*v - '0');
-            else if (base == 16 && *v >= 'a' && *v <= 'f')
-                d = (unsigned)(*v - 'a' + 10);
-            else if (base == 16 && *v >= 'A' && *v <= 'F')
-                d = (unsigned)(*v - 'A' + 10);
-            else
-                break;
-            n = n * base + d;
-        }
-        *value = n;
-        return true;
-    }
-    return false;
-}
-
 static struct fz_options read_options(uint64_t seed, uint64_t steps)
 {
     struct fz_options o = { seed, steps, 0, 1, DEFAULT_CHECK, 0, 0, 1 };
     char cmd[sizeof(kt_bi->cmdline) + 1];
     memcpy(cmd, kt_bi->cmdline, sizeof(kt_bi->cmdline));
     cmd[sizeof(kt_bi->cmdline)] = 0;
-    option(cmd, "fuzz.seed=", &o.seed);
-    option(cmd, "fuzz.steps=", &o.steps);
-    option(cmd, "fuzz.calls=", &o.calls);
-    option(cmd, "fuzz.rounds=", &o.rounds);
-    option(cmd, "fuzz.check=", &o.check);
-    option(cmd, "fuzz.trace=", &o.trace);
-    option(cmd, "fuzz.progress=", &o.progress);
-    option(cmd, "fuzz.irq=", &o.irq);
-    if (o.calls && !option(cmd, "fuzz.steps=", &o.steps))
+    fz_option(cmd, "fuzz.seed=", &o.seed);
+    fz_option(cmd, "fuzz.steps=", &o.steps);
+    fz_option(cmd, "fuzz.calls=", &o.calls);
+    fz_option(cmd, "fuzz.rounds=", &o.rounds);
+    fz_option(cmd, "fuzz.check=", &o.check);
+    fz_option(cmd, "fuzz.trace=", &o.trace);
+    fz_option(cmd, "fuzz.progress=", &o.progress);
+    fz_option(cmd, "fuzz.irq=", &o.irq);
+    if (o.calls && !fz_option(cmd, "fuzz.steps=", &o.steps))
         o.steps = ~0ull; /* a call budget alone: as many steps as it takes */
     if (!o.check)
         o.check = DEFAULT_CHECK;
@@ -344,6 +312,75 @@ static void step_revive(void)
         }
 }
 
+/* Address spaces: ASID pools made from (and revoked with) arenas, bare VSpaces given ASIDs from
+ * them, frames and paging structures mapped into bare VSpaces one level per step (the next
+ * missing table is retyped into a cell) and unmapped again. A worker configured into a bare
+ * VSpace runs there (its CR3 is loaded) and faults; the VSpace may then die under it and its
+ * memory become a CNode (issue 11's Bochs triple fault). */
+static void step_vspace(void)
+{
+    int c, err, pml4 = fz_pick_cell(KEEL_OBJ_PML4);
+    switch (fz_below(6)) {
+    case 0: {
+        if ((c = fz_pick_cell(KEEL_CAP_NULL)) < 0)
+            return;
+        int a = (int)fz_below(FZ_ARENAS);
+        err = SYS(keel_asid_control_make_pool(KEEL_SLOT_ASID_CONTROL, fz.arena[a], fz.cell[c].slot));
+        if (!err)
+            fz.cell[c] = (struct fz_cell){ fz.cell[c].slot, KEEL_CAP_ASID_POOL, (int8_t)a };
+        note(step_now, "make_pool", (uint64_t)c, (uint64_t)a, err);
+        break;
+    }
+    case 1: {
+        int pool = fz_pick_cell(KEEL_CAP_ASID_POOL);
+        if (pml4 < 0)
+            return;
+        err = SYS(keel_asid_pool_assign(pool >= 0 && fz_below(2) ? fz.cell[pool].slot : KEEL_SLOT_ASID_POOL,
+                                        fz.cell[pml4].slot, 0));
+        note(step_now, "asid_assign", (uint64_t)pml4, (uint64_t)pool, err);
+        break;
+    }
+    case 2: case 3: {
+        int frame = fz_pick_cell(KEEL_OBJ_FRAME_4K);
+        if (frame < 0 || pml4 < 0)
+            return;
+        /* Where workers' code, IPC buffers or nothing at all would be. */
+        uint64_t va = fz_below(2) ? ((uint64_t)fz_worker_entry & ~0xfffull)
+                                  : fz_below(2) ? FZ_IPC_VA + fz_below(FZ_WORKERS) * 4096 : fz_below(8) << 21;
+        uint64_t access = fz_below(2) ? KEEL_MAP_READ | KEEL_MAP_EXEC : KEEL_MAP_READ | KEEL_MAP_WRITE;
+        err = SYS(keel_frame_map(fz.cell[frame].slot, fz.cell[pml4].slot, va, access, KEEL_CACHE_WB));
+        uint64_t type = keel_last_error_detail(0);
+        if (err == KEEL_E_MISSING_TABLE && (c = fz_pick_cell(KEEL_CAP_NULL)) >= 0 &&
+            (type == KEEL_OBJ_PDPT || type == KEEL_OBJ_PD || type == KEEL_OBJ_PT)) {
+            int a = (int)fz_below(FZ_ARENAS);
+            err = SYS(keel_untyped_retype(fz.arena[a], type, 0, 0, 0, fz.cell[c].slot, 1));
+            if (!err) {
+                fz.cell[c] = (struct fz_cell){ fz.cell[c].slot, (uint8_t)type, (int8_t)a };
+                err = SYS(keel_paging_map(fz.cell[c].slot, fz.cell[pml4].slot, va));
+            }
+        }
+        note(step_now, "map", (uint64_t)frame, va, err);
+        break;
+    }
+    case 4: {
+        int frame = fz_pick_cell(KEEL_OBJ_FRAME_4K);
+        if (frame < 0)
+            return;
+        err = SYS(keel_frame_unmap(fz.cell[frame].slot));
+        note(step_now, "unmap", (uint64_t)frame, 0, err);
+        break;
+    }
+    default: {
+        static const uint8_t tables[] = { KEEL_OBJ_PDPT, KEEL_OBJ_PD, KEEL_OBJ_PT };
+        if ((c = fz_pick_cell(tables[fz_below(3)])) < 0)
+            return;
+        err = SYS(keel_paging_unmap(fz.cell[c].slot));
+        note(step_now, "unmap_table", (uint64_t)c, 0, err);
+        break;
+    }
+    }
+}
+
 /* Revoke a whole arena: every object in it dies at once, threads queued on them included, and
  * the next retypes reuse the memory. */
 static void step_arena_revoke(void)
@@ -399,6 +436,7 @@ static const struct {
     { step_restart, 16, "restart" }, { step_tcb_control, 18, "tcb" }, { step_receive, 14, "recv" },
     { step_send, 10, "send" },       { step_cells, 12, "cells" },     { step_arena_revoke, 1, "arena" },
     { step_irq, 3, "irq" },          { drain, 10, "drain" },          { step_revive, 6, "revive" },
+    { step_vspace, 5, "vspace" },
 };
 #define STEP_KINDS (sizeof step_kinds / sizeof step_kinds[0])
 static uint64_t step_tsc[STEP_KINDS], step_count[STEP_KINDS];

@@ -101,6 +101,8 @@ uint64_t fz_rand(void);
 void fz_seed(uint64_t seed);
 static inline uint64_t fz_below(uint64_t n) { return n ? fz_rand() % n : 0; }
 
+/* KEY=NUMBER (decimal or 0x hex) as a word of the command line `cmd`: true and *value set. */
+bool fz_option(const char *cmd, const char *key, uint64_t *value);
 /* Build the world inside a fresh Untyped of the test pool; 0 or the first error. */
 int fz_world_build(void);
 /* Stop every worker and give everything back (slots emptied, the round's Untyped revoked). */

@@ -63,6 +63,38 @@ void fz_resync(void)
     }
 }
 
+/* ---- Options from the kernel command line (as keeltest=) ---- */
+
+bool fz_option(const char *cmd, const char *key, uint64_t *value)
+{
+    size_t klen = strlen(key);
+    for (const char *p = cmd; (p = strchr(p, key[0])) != 0; p++) {
+        if (strncmp(p, key, klen) != 0 || (p != cmd && p[-1] != ' '))
+            continue;
+        const char *v = p + klen;
+        uint64_t n = 0, base = 10;
+        if (v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+            base = 16;
+            v += 2;
+        }
+        for (;; v++) {
+            unsigned d;
+            if (*v >= '0' && *v <= '9')
+                d = (unsigned)(*v - '0');
+            else if (base == 16 && *v >= 'a' && *v <= 'f')
+                d = (unsigned)(*v - 'a' + 10);
+            else if (base == 16 && *v >= 'A' && *v <= 'F')
+                d = (unsigned)(*v - 'A' + 10);
+            else
+                break;
+            n = n * base + d;
+        }
+        *value = n;
+        return true;
+    }
+    return false;
+}
+
 /* ---- Workers ---- */
 
 void fz_worker_regs(unsigned i, struct keel_user_regs *r)
