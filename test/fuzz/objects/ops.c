@@ -96,7 +96,7 @@ static void op_retype(uint8_t a, uint8_t b, uint8_t c)
                                      KEEL_OBJ_NOTIFICATION, KEEL_OBJ_REPLY, KEEL_OBJ_REPLY, KEEL_OBJ_CNODE,
                                      KEEL_OBJ_FRAME_4K, KEEL_OBJ_UNTYPED, KEEL_OBJ_PML4 };
     uint8_t type = types[a % sizeof types];
-    if (type == KEEL_OBJ_FRAME_4K && world_no_frames)
+    if ((type == KEEL_OBJ_FRAME_4K && world_avoid_frames) || (type == KEEL_OBJ_PML4 && world_avoid_vspaces))
         type = KEEL_OBJ_ENDPOINT;
     uint64_t size = type == KEEL_OBJ_CNODE ? 1 + (a >> 4) % 2 : type == KEEL_OBJ_UNTYPED ? 4096ull << ((a >> 4) % 3) : 0;
     unsigned ut = (c & 1) ? pick(c >> 1, KEEL_OBJ_UNTYPED) : 0;
@@ -198,6 +198,8 @@ static void op_revoke(uint8_t b, uint8_t c)
 {
     static const unsigned reserved[] = { SLOT_CNODE, SLOT_UNTYPED, SLOT_UNTYPED, SLOT_PML4 };
     unsigned s = (c % 16 == 0) ? reserved[b % 4] : fuzz_slot(b); /* the whole world, now and then */
+    if (s == SLOT_PML4 && world_avoid_vspaces)
+        return;
     world_note(" %s", desc(s));
     uint64_t mr[2] = { s, 64 };
     world_root_call(SLOT_CNODE, KEEL_CNODE_REVOKE, 2, mr, 0, 0);

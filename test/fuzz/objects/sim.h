@@ -31,6 +31,8 @@ void sim_reset(void);
 /* Manual ASan poisoning of dead object memory (no-ops without ASan). */
 void sim_poison(const void *p, size_t n);
 void sim_unpoison(const void *p, size_t n);
+/* After a kernel entry: every dead container is poisoned by now (aborts if one is not). */
+void sim_poison_flush(void);
 
 /* Invariant and harness reports: counted here (log_error from invariants.c lands in klog). */
 extern unsigned sim_errors_logged;

@@ -49,6 +49,7 @@ unsigned sim_errors_logged;
 bool sim_log_verbose;
 bool sim_switch_space_slow;
 static unsigned current_cpu_index;
+void sim_forget_pending(void);
 
 uint32_t cpus_online = SIM_CPUS;
 struct big_lock bkl;
@@ -114,6 +115,7 @@ void sim_reset(void)
     memset(&bkl, 0, sizeof bkl);
     bkl.holder = -1;
     sim_switch_space_slow = false;
+    sim_forget_pending();
     sim_enter_cpu(0);
 }
 
@@ -342,10 +344,72 @@ void __wrap_reply_destroy(struct reply *r)
     sim_poison(r, 1u << KEEL_REPLY_SIZE_BITS);
 }
 
+/* Containers (CNodes, TCBs) can die while a slot inside them is still on cap_delete's zombie
+ * chain (a CNode holding the last cap to a TCB holding the last cap to that CNode): the walk goes
+ * on through that slot before the operation ends. Such a container is poisoned once none of its
+ * slots is a zombie any more; every other dead object at once. */
+#define CNODE_ZOMBIE_FLAG 0x80u /* object/cnode.c: CAP_FLAG_ZOMBIE */
+#define MAX_PENDING 64
+static struct {
+    struct cte *slots;
+    unsigned count;
+    void *start;
+    size_t bytes;
+} pending[MAX_PENDING];
+static unsigned pending_count;
+
+void sim_forget_pending(void) { pending_count = 0; }
+
+static bool has_zombie(const struct cte *slots, unsigned count)
+{
+    for (unsigned i = 0; i < count; i++)
+        if (slots[i].cap.type != KEEL_CAP_NULL && (slots[i].cap.flags & CNODE_ZOMBIE_FLAG))
+            return true;
+    return false;
+}
+
+static void poison_pending(void)
+{
+    for (unsigned i = 0; i < pending_count;) {
+        if (has_zombie(pending[i].slots, pending[i].count)) {
+            i++;
+            continue;
+        }
+        sim_poison(pending[i].start, pending[i].bytes);
+        pending[i] = pending[--pending_count];
+    }
+}
+
+/* `slots` (count of them) are the container's; `start`/`bytes` all its memory. */
+static void container_died(struct cte *slots, unsigned count, void *start, size_t bytes)
+{
+    if (!has_zombie(slots, count)) {
+        sim_poison(start, bytes);
+        return;
+    }
+    if (pending_count == MAX_PENDING)
+        abort();
+    pending[pending_count].slots = slots;
+    pending[pending_count].count = count;
+    pending[pending_count].start = start;
+    pending[pending_count].bytes = bytes;
+    pending_count++;
+}
+
+void sim_poison_flush(void)
+{
+    poison_pending();
+    if (pending_count) {
+        fprintf(stderr, "sim: a dead container still holds a zombie slot after the kernel returned\n");
+        abort();
+    }
+}
+
 void __wrap_tcb_destroy_end(struct tcb *t)
 {
     __real_tcb_destroy_end(t);
-    sim_poison(t, 1u << KEEL_TCB_SIZE_BITS);
+    container_died(&t->cspace_root, 4, t, 1u << KEEL_TCB_SIZE_BITS);
+    poison_pending();
 }
 
 /* CNodes and frames have no destroy call: they die when their last cap leaves the tree (a CNode
@@ -356,12 +420,11 @@ void __wrap_cdt_remove(struct cte *slot)
     struct cap c = slot->cap;
     bool dies = (c.type == KEEL_OBJ_CNODE || c.type == KEEL_OBJ_FRAME_4K) && cdt_is_final(slot);
     __real_cdt_remove(slot);
-    if (!dies)
-        return;
-    if (c.type == KEEL_OBJ_CNODE)
-        sim_poison((void *)c.obj, (size_t)1 << (c.radix + KEEL_SLOT_SIZE_BITS));
-    else
+    if (dies && c.type == KEEL_OBJ_CNODE)
+        container_died((struct cte *)c.obj, 1u << c.radix, (void *)c.obj, (size_t)1 << (c.radix + KEEL_SLOT_SIZE_BITS));
+    else if (dies)
         sim_poison(phys_to_virt(c.obj), 4096);
+    poison_pending();
 }
 
 /* Retype: the memory the kernel is about to hand out becomes addressable first (the kernel

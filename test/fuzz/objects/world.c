@@ -24,7 +24,7 @@ void handle_syscall(void);
 void trap_from_user(struct trap_frame *f);
 
 bool world_trace;
-bool world_no_frames;
+bool world_avoid_frames, world_avoid_vspaces;
 static bool check_invariants = true;
 char world_origin[96];
 unsigned long world_steps;
@@ -109,6 +109,7 @@ void world_interrupt(uint64_t vector)
     }
     trap_from_user(f);
     check_lock();
+    sim_poison_flush();
 }
 
 void world_enter_cpu(unsigned index)
@@ -155,6 +156,7 @@ void world_syscall(struct tcb *t, uint64_t nr, uint64_t cptr, keel_msginfo_t inf
     t->ctx.vector = CTX_SYSCALL_MARKER;
     handle_syscall();
     check_lock();
+    sim_poison_flush();
 }
 
 uint64_t world_root_call(uint64_t cptr, uint64_t label, unsigned n, const uint64_t *mr, unsigned ncaps,
@@ -225,8 +227,9 @@ void world_reset(void)
     /* KEEL_OBJFUZZ_INVARIANTS=0: ASan alone (to see what poisoning catches by itself). */
     const char *invariants = getenv("KEEL_OBJFUZZ_INVARIANTS");
     check_invariants = !(invariants && *invariants == '0');
-    const char *no_frames = getenv("KEEL_OBJFUZZ_NO_FRAMES");
-    world_no_frames = no_frames && *no_frames == '1';
+    const char *avoid = getenv("KEEL_OBJFUZZ_AVOID");
+    world_avoid_frames = avoid && strstr(avoid, "frames");
+    world_avoid_vspaces = avoid && strstr(avoid, "vspaces");
 
     /* Boot memory: the root CNode (16 KiB), the two root threads, root thread 0's IPC buffer and
      * a VSpace root; then the Untyped the operations build from, poisoned until retyped. */

@@ -22,9 +22,10 @@ enum {
 #define ROOT_GUARD_BITS (64 - ROOT_RADIX)
 
 extern struct cte *world_slots;
-/* KEEL_OBJFUZZ_NO_FRAMES=1: Retype makes no frames (so no IPC buffers), to fuzz past a known,
- * still open finding about IPC buffers (docs/fuzzing.md). */
-extern bool world_no_frames;
+/* KEEL_OBJFUZZ_AVOID=frames,vspaces: Retype makes no frames (so no IPC buffers); no VSpace is
+ * made or revoked (no thread loses its VSpace). To fuzz past known, still open findings
+ * (docs/fuzzing.md) while they are open. */
+extern bool world_avoid_frames, world_avoid_vspaces;
 /* One per CPU: always runnable (so no CPU ever idles in hlt), never blocked, out of the
  * operations' reach; root thread 0 makes every management invocation. */
 extern struct tcb *world_root_thread[SIM_CPUS];
