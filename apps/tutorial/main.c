@@ -4,7 +4,9 @@
  *   1. makes a NOP and an ECHO call and checks their completions;
  *   2. streams many ECHO requests through the 16-entry rings, handling a full ring;
  *   3. makes the driver exit (KEEL_NULL_EXIT) with requests outstanding, gets each of them back
- *      exactly once with PEER_GONE, reopens the channel to the restarted driver and uses it.
+ *      exactly once with PEER_GONE, reopens the channel to the restarted driver and uses it;
+ *   4. subscribes to the driver's events (KEEL_NULL_SUBSCRIBE), gets one, then lets five happen
+ *      with no subscription outstanding and checks the next one reports four missed.
  * It exits 0 when everything went as expected, 1 otherwise. The regions between the tutorial:
  * markers are the snippets of docs/tutorial.md (test/tutorial-snippets.sh keeps them in step). */
 #include "null.h"
@@ -129,6 +131,42 @@ static int driver_exits(unsigned *failed)
     return got == KEEL_CHANNEL_PEER_GONE ? 0 : KEEL_CHANNEL_EPROTO;
 }
 
+/* Events: a subscription is a request left outstanding; each completion is one event. */
+static int events(void)
+{
+    uint64_t number;
+    // tutorial:events
+    struct keel_channel_desc sub = { .tag = 100, .opcode = KEEL_NULL_SUBSCRIBE, .offset = 0, .length = 8 };
+    struct keel_channel_desc fire = { .opcode = KEEL_NULL_FIRE, .flags = 1 }, ev;
+    int err = keel_client_submit(&null, &sub, 1); /* outstanding until an event happens */
+    if (err != 1 || (err = keel_client_call(&null, &fire)) ||     /* one event happens ... */
+        (err = keel_client_reap(&null, &ev, 1, true)) != 1)      /* ... and completes the subscription */
+        return err < 0 ? err : KEEL_CHANNEL_EPROTO;
+    memcpy(&number, keel_client_data(&null, 0, 8), 8);
+    keel_printf("tutorial: event %llu, %d missed\n", (unsigned long long)number, ev.status);
+    fire.flags = 5; /* five events while we hold no subscription: the driver only counts them */
+    if ((err = keel_client_call(&null, &fire)) || (err = keel_client_submit(&null, &sub, 1)) != 1 ||
+        (err = keel_client_reap(&null, &ev, 1, true)) != 1) /* the new subscription completes at once */
+        return err < 0 ? err : KEEL_CHANNEL_EPROTO;
+    memcpy(&number, keel_client_data(&null, 0, 8), 8);
+    keel_printf("tutorial: event %llu, %d missed\n", (unsigned long long)number, ev.status);
+    // tutorial:end
+    if (ev.tag != 100 || number != 6 || ev.status != 4)
+        return KEEL_CHANNEL_EPROTO;
+    /* One subscription per kind: a second one while the first is outstanding comes back BUSY at
+     * once, and the first still gets the next event. */
+    struct keel_channel_desc two[2] = { sub, sub };
+    two[0].tag = 101;
+    two[1].tag = 102;
+    fire.flags = 1;
+    if ((err = keel_client_submit(&null, two, 2)) != 2 || (err = keel_client_reap(&null, &ev, 1, true)) != 1 ||
+        ev.tag != 102 || ev.status != KEEL_CHANNEL_BUSY || (err = keel_client_call(&null, &fire)) ||
+        (err = keel_client_reap(&null, &ev, 1, true)) != 1 || ev.tag != 101 || ev.status != 0)
+        return err < 0 ? err : KEEL_CHANNEL_EPROTO;
+    keel_printf("tutorial: a second subscription is refused (BUSY); the first gets the next event\n");
+    return 0;
+}
+
 int main(void)
 {
     int err = nop();
@@ -162,7 +200,12 @@ int main(void)
         return 1;
     }
     // tutorial:end
-    keel_printf("tutorial: restarted driver answers; done\n");
+    keel_printf("tutorial: restarted driver answers\n");
+    if ((err = events())) {
+        keel_printf("tutorial: events not seen right: %s\n", keel_channel_strerror(err));
+        return 1;
+    }
+    keel_printf("tutorial: done\n");
     keel_client_close(&null);
     return 0;
 }

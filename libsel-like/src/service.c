@@ -157,3 +157,38 @@ void keel_service_serve_all(struct keel_service *s, keel_service_fn serve)
     } while (again);
 }
 // tutorial:end
+
+/* One event to the subscriber: status = the events before it that it never saw. */
+static int deliver(struct keel_service *s, struct keel_service_client *c, struct keel_service_subscription *sub,
+                   struct keel_channel_desc *d, uint32_t length)
+{
+    d->status = (int32_t)(sub->undelivered - 1);
+    d->length = length < d->length ? length : d->length;
+    sub->undelivered = 0;
+    sub->armed = false;
+    return keel_service_complete(s, c, d);
+}
+
+int keel_service_subscribe(struct keel_service *s, struct keel_service_client *c,
+                           struct keel_service_subscription *sub, const struct keel_channel_desc *d,
+                           uint32_t length)
+{
+    struct keel_channel_desc req = *d;
+    if (sub->armed) { /* one outstanding subscription per kind: refuse the second */
+        req.status = KEEL_CHANNEL_BUSY;
+        req.length = 0;
+        return keel_service_complete(s, c, &req);
+    }
+    if (sub->undelivered)
+        return deliver(s, c, sub, &req, length);
+    sub->req = req;
+    sub->armed = true;
+    return 0;
+}
+
+int keel_service_event(struct keel_service *s, struct keel_service_client *c, struct keel_service_subscription *sub,
+                       uint32_t length)
+{
+    sub->undelivered++;
+    return sub->armed ? deliver(s, c, sub, &sub->req, length) : 0;
+}

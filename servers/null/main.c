@@ -26,6 +26,8 @@
 struct held {
     struct keel_channel_desc req[KEEL_NULL_MAX_HELD]; /* HOLD requests waiting for a RELEASE */
     unsigned n;
+    struct keel_service_subscription events; /* SUBSCRIBE / FIRE */
+    uint64_t fired;                          /* events so far (the next one's number - 1) */
 };
 
 static struct keel_service service;
@@ -34,7 +36,15 @@ static struct held held[MAX_CLIENTS];
 
 static void on_connect(struct keel_service *s, struct keel_service_client *c)
 {
-    held[keel_service_index(s, c)].n = 0;
+    held[keel_service_index(s, c)] = (struct held){ 0 };
+}
+
+/* An event's number into a subscription's buffer (when it has room for it). */
+static void event_data(struct keel_service_client *c, const struct keel_channel_desc *d, uint64_t number)
+{
+    uint8_t *p = d->length >= 8 ? keel_channel_data(&c->ch, d->offset, 8) : 0;
+    if (p)
+        memcpy(p, &number, 8);
 }
 
 // tutorial:handle
@@ -72,6 +82,20 @@ static bool handle(struct keel_service_client *c, struct held *h, struct keel_ch
         d->status = (int32_t)h->n;
         d->length = 0;
         return true; /* serve() completes the held ones first */
+    case KEEL_NULL_SUBSCRIBE: /* the latest event's number in its buffer, in case it completes now */
+        event_data(c, d, h->fired);
+        keel_service_subscribe(&service, c, &h->events, d, d->length >= 8 ? 8 : 0);
+        return false;
+    case KEEL_NULL_FIRE:
+        for (uint32_t i = 0; i < d->flags && c->live; i++) {
+            h->fired++;
+            if (h->events.armed)
+                event_data(c, &h->events.req, h->fired);
+            keel_service_event(&service, c, &h->events, h->events.req.length >= 8 ? 8 : 0);
+        }
+        d->status = (int32_t)d->flags;
+        d->length = 0;
+        return true;
     default:
         d->status = KEEL_CHANNEL_EINVAL;
         d->length = 0;
@@ -97,6 +121,8 @@ static void serve(struct keel_service *s, struct keel_service_client *c)
             }
             if (handle(c, h, &d[i]))
                 done[k++] = d[i];
+            if (!c->live) /* an event's completion found the client broken and dropped it */
+                return;
             if (d[i].opcode == KEEL_NULL_RELEASE)
                 h->n = 0;
         }

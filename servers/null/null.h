@@ -12,6 +12,11 @@
  *   KEEL_NULL_RELEASE completes the held requests, then itself with status = how many it released.
  *   KEEL_NULL_EXIT    the driver exits at once (status 0), completing nothing: a driver dying
  *                     under its clients, for trying out their peer-gone handling.
+ *   KEEL_NULL_SUBSCRIBE  a subscription to this client's events (keel/service.h, "Events"): kept
+ *                     until one happens, then completed with status = events missed before it and
+ *                     the event's number (uint64_t, counting from 1) in its buffer (length 8, if
+ *                     the buffer holds 8 bytes). A second one while one is outstanding: BUSY.
+ *   KEEL_NULL_FIRE    makes `flags` events happen now (a device with news); status = flags.
  * Any other opcode completes with status KEEL_CHANNEL_EINVAL. */
 #ifndef KEEL_NULL_H
 #define KEEL_NULL_H
@@ -26,6 +31,8 @@
 #define KEEL_NULL_RELEASE 4u
 #define KEEL_NULL_EXIT 5u
 #define KEEL_NULL_MAX_HELD 32u
+#define KEEL_NULL_SUBSCRIBE 6u
+#define KEEL_NULL_FIRE 7u
 // tutorial:end
 
 /* FNV-1a over the bytes: cheap, and any changed byte changes it. */

@@ -13,6 +13,10 @@
  * OPEN); keel_client_notification() is a cap to it, to sleep on several clients at once. The
  * request buffers are the channel's data area (keel_client_data). A handle is used by one thread.
  *
+ * Events: subscribe by submitting the service's subscription request and leaving it outstanding;
+ * each completion is one event, status = the events missed before it (keel/service.h, "Events");
+ * submit it again for the next.
+ *
  * Results: 0 or a count on success; a positive enum keel_init_error from init's OPEN
  * (KEEL_INIT_E_NO_SERVICE while nobody serves the name, KEEL_INIT_E_DENIED when the manifest line's
  * uses= does not name it); a negative enum keel_channel_error (KEEL_CHANNEL_PEER_GONE: the server

@@ -81,6 +81,32 @@ bool keel_service_queue_add(struct keel_service_queue *q, const struct keel_chan
 int keel_service_complete_queued(struct keel_service *s, struct keel_service_client *c,
                                  struct keel_service_queue *q, unsigned i);
 
+/* Events ("tell me when X happens"). A client subscribes by submitting a request of the service's
+ * subscription opcode and leaving it outstanding; the server keeps it here and completes it when
+ * the event happens, with status = how many events the client MISSED before this one, and the
+ * client submits it again for the next. Events that happen while no subscription is outstanding
+ * (a slow client, busy elsewhere) are counted, not queued: a server never holds more than one
+ * request per subscription, and the next subscription completes at once, reporting the latest
+ * event and the number missed before it. One per client and kind of event (reset it in
+ * on_connect). */
+struct keel_service_subscription {
+    struct keel_channel_desc req; /* the outstanding subscription, when armed */
+    bool armed;
+    uint32_t undelivered;         /* events since the last one delivered */
+};
+/* A subscription request d arrived: keep it, or complete it at once when events are waiting (the
+ * server writes the latest event's data into d's buffer first and passes its length). A second
+ * subscription while one is outstanding completes with KEEL_CHANNEL_BUSY. 0, or the error after
+ * which c has been dropped. */
+int keel_service_subscribe(struct keel_service *s, struct keel_service_client *c,
+                           struct keel_service_subscription *sub, const struct keel_channel_desc *d,
+                           uint32_t length);
+/* The event happened: complete the outstanding subscription (`length` bytes of event data already
+ * written into sub->req's buffer, if any) or count it as missed. 0, or the error after which c
+ * has been dropped. */
+int keel_service_event(struct keel_service *s, struct keel_service_client *c, struct keel_service_subscription *sub,
+                       uint32_t length);
+
 static inline unsigned keel_service_index(const struct keel_service *s, const struct keel_service_client *c)
 {
     return (unsigned)(c - s->clients);
