@@ -10,6 +10,7 @@
  * messages with NBRecv and waits for their states with bounded Yield loops, so a mistake fails
  * instead of hanging. */
 #include "ktest.h"
+#include <keel/vspace.h>
 
 #define QT_MAX 4
 #define QT_STACK 4096
@@ -280,4 +281,102 @@ KEEL_TEST(ipc_state_notification_waiters_deleted_and_suspended)
     EXPECT_TRUE(kt_wait_flag(&qs.returned[3]));
     EXPECT_EQ(qs.result[3], KEEL_E_CANCELLED);
     EXPECT_EQ(qs.returned[2], 0);
+}
+
+/* ---- Found by the host object-layer fuzzer (test/fuzz/objects) ---- */
+
+static struct {
+    uint64_t ep;
+    volatile int done;
+    volatile uint64_t label;
+    volatile int err;
+} lw;
+
+static void receive_one_fault(void *arg)
+{
+    (void)arg;
+    struct keel_msg m = keel_msg_make(0, 0);
+    lw.err = keel_recv(lw.ep, 0, &m);
+    lw.label = keel_msg_label(m.info);
+    lw.done = 1;
+}
+
+static void never_runs(void *arg)
+{
+    (void)arg;
+}
+
+/* A thread blocks in Recv, and the next thread schedule() picks cannot run (its VSpace was
+ * deleted while it was queued): its NO_VSPACE fault goes to the endpoint the first thread just
+ * blocked on. That wakes the first thread while it is still the CPU's current thread, which
+ * sched_wake leaves to schedule(); schedule() must then queue it, or it is lost for good. */
+KEEL_TEST(ipc_state_fault_of_unrunnable_thread_wakes_the_thread_that_just_blocked)
+{
+    uint64_t vspace, asid;
+    struct keel_thread *receiver, *doomed;
+    memset((void *)&lw, 0, sizeof lw);
+    ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &lw.ep));
+    ASSERT_OK(kt_new(KEEL_OBJ_PML4, 0, &vspace));
+    ASSERT_OK(keel_asid_pool_assign(KEEL_SLOT_ASID_POOL, vspace, &asid));
+    keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, false);
+    /* Queued in this order behind us: the receiver, then the thread whose VSpace goes. */
+    ASSERT_OK(kt_thread(receive_one_fault, 0, &receiver));
+    ASSERT_OK(kt_thread_prepare(never_runs, 0, &doomed));
+    ASSERT_OK(keel_tcb_configure(doomed->tcb, 0, vspace, 0, lw.ep, 0, 0, 0));
+    ASSERT_OK(keel_thread_start(doomed));
+    ASSERT_OK(keel_cspace_revoke(vspace)); /* the thread's copy too: the VSpace dies */
+    ASSERT_OK(keel_cspace_delete(vspace));
+    bool done = kt_wait_flag(&lw.done);
+    keel_debug_set_fault_logging(KEEL_SLOT_DEBUG, true);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(lw.err, 0);
+    EXPECT_EQ(lw.label, KEEL_FAULT_NO_VSPACE);
+    EXPECT_EQ(kt_type(doomed->tcb), KEEL_OBJ_TCB);
+}
+
+/* A thread's IPC buffer is the frame its TCB's buffer cap names, at every use: once that cap is
+ * revoked, the thread has no buffer, and an invocation whose answer needs one (ReadRegisters: 20
+ * words) is refused rather than written into the frame it no longer holds. */
+static struct {
+    uint64_t target;
+    volatile int done, err;
+} rb;
+
+static void read_registers_of_target(void *arg)
+{
+    (void)arg;
+    struct keel_user_regs regs;
+    rb.err = keel_tcb_read_registers(rb.target, &regs);
+    rb.done = 1;
+}
+
+KEEL_TEST(ipc_state_revoked_ipc_buffer_is_not_written)
+{
+    static uint8_t stack[4096] __attribute__((aligned(16)));
+    uint64_t frame;
+    struct keel_thread *target;
+    memset((void *)&rb, 0, sizeof rb);
+    ASSERT_OK(kt_new(KEEL_OBJ_FRAME_4K, 0, &frame));
+    ASSERT_OK(kt_thread_prepare(never_runs, 0, &target));
+    rb.target = target->tcb;
+    /* The reader's IPC buffer: `frame`, mapped in our VSpace at a free address. */
+    uint64_t va = 0x0000500000000000ull;
+    ASSERT_OK(keel_vspace_map_frame(frame, KEEL_SLOT_VSPACE, va, KEEL_MAP_READ | KEEL_MAP_WRITE, KEEL_CACHE_WB, 0));
+    struct keel_thread reader;
+    struct keel_thread_config cfg = {
+        .entry = read_registers_of_target, .stack_top = stack + sizeof stack,
+        .priority = KEEL_THREAD_PRIORITY_INHERIT, .ipc_frame = frame, .ipc_addr = va,
+    };
+    ASSERT_OK(keel_thread_create(&reader, &cfg));
+    memset((void *)va, 0x5a, 4096);
+    /* The reader's copy of the buffer cap is a child of ours: Revoke takes it, the frame stays. */
+    ASSERT_OK(keel_cspace_revoke(frame));
+    ASSERT_OK(keel_thread_start(&reader));
+    ASSERT_TRUE(kt_wait_flag(&rb.done));
+    EXPECT_EQ(rb.err, KEEL_E_ILLEGAL_OPERATION);
+    bool untouched = true;
+    for (unsigned i = 0; i < 4096; i++)
+        untouched &= ((volatile uint8_t *)va)[i] == 0x5a;
+    EXPECT_TRUE(untouched);
+    EXPECT_OK(keel_frame_unmap(frame));
 }

@@ -27,17 +27,19 @@ uint64_t msg_get(const struct tcb *t, unsigned i)
 {
     if (i < KEEL_MSG_REGISTERS)
         return *reg_mr((struct user_context *)&t->ctx, i);
-    if (i < KEEL_MSG_MAX_LENGTH && t->ipc_buffer)
-        return t->ipc_buffer->mr[i];
+    const struct keel_ipc_buffer *b = tcb_ipc_buffer(t);
+    if (i < KEEL_MSG_MAX_LENGTH && b)
+        return b->mr[i];
     return 0;
 }
 
 void msg_set(struct tcb *t, unsigned i, uint64_t v)
 {
+    struct keel_ipc_buffer *b;
     if (i < KEEL_MSG_REGISTERS)
         *reg_mr(&t->ctx, i) = v;
-    else if (i < KEEL_MSG_MAX_LENGTH && t->ipc_buffer)
-        t->ipc_buffer->mr[i] = v;
+    else if (i < KEEL_MSG_MAX_LENGTH && (b = tcb_ipc_buffer(t)))
+        b->mr[i] = v;
 }
 
 void msg_error(struct tcb *t, int err, unsigned n, const uint64_t *detail)
@@ -83,7 +85,7 @@ struct cte *lookup_slot_in(struct tcb *t, const struct cap *root, uint64_t index
 /* The slot a receiver named for an incoming cap, if it is usable and empty. */
 static struct cte *receive_slot(struct tcb *r)
 {
-    struct keel_ipc_buffer *b = r->ipc_buffer;
+    struct keel_ipc_buffer *b = tcb_ipc_buffer(r);
     if (!b)
         return 0;
     struct invocation scratch = { 0 };
@@ -106,17 +108,20 @@ static unsigned transfer_caps(struct tcb *sender, struct tcb *receiver, keel_msg
     unsigned moved = 0;
     bool slot_used = false;
     *unwrapped = 0;
-    if (!n || !grant || !sender->ipc_buffer || !receiver->ipc_buffer)
+    if (!n || !grant)
+        return 0;
+    struct keel_ipc_buffer *from = tcb_ipc_buffer(sender), *to = tcb_ipc_buffer(receiver);
+    if (!from || !to)
         return 0;
     for (unsigned i = 0; i < n; i++) {
         struct invocation scratch = { 0 };
         int err;
-        struct cte *src = lookup_cap_slot(sender, sender->ipc_buffer->caps[i], 0, &scratch, &err);
+        struct cte *src = lookup_cap_slot(sender, from->caps[i], 0, &scratch, &err);
         if (!src)
             break;
         /* A cap to the very endpoint the message travels through arrives as its badge. */
         if (ep && src->cap.type == KEEL_OBJ_ENDPOINT && (const void *)src->cap.obj == ep) {
-            receiver->ipc_buffer->caps[i] = src->cap.word1;
+            to->caps[i] = src->cap.word1;
             *unwrapped |= 1ull << i;
             moved++;
             continue;
@@ -146,14 +151,19 @@ void ipc_transfer(struct tcb *sender, struct tcb *receiver, uint64_t badge, bool
         length = (unsigned)keel_msg_length(info);
         if (length > KEEL_MSG_MAX_LENGTH)
             length = KEEL_MSG_MAX_LENGTH;
-        if (length > KEEL_MSG_REGISTERS && (!sender->ipc_buffer || !receiver->ipc_buffer))
-            length = KEEL_MSG_REGISTERS; /* no buffer to carry the rest: the receiver sees the cut */
         receiver->ctx.rdx = sender->ctx.rdx;
         receiver->ctx.r10 = sender->ctx.r10;
         receiver->ctx.r8 = sender->ctx.r8;
         receiver->ctx.r9 = sender->ctx.r9;
-        for (unsigned i = KEEL_MSG_REGISTERS; i < length; i++)
-            receiver->ipc_buffer->mr[i] = sender->ipc_buffer->mr[i];
+        if (length > KEEL_MSG_REGISTERS) {
+            const struct keel_ipc_buffer *from = tcb_ipc_buffer(sender);
+            struct keel_ipc_buffer *to = tcb_ipc_buffer(receiver);
+            if (from && to)
+                for (unsigned i = KEEL_MSG_REGISTERS; i < length; i++)
+                    to->mr[i] = from->mr[i];
+            else
+                length = KEEL_MSG_REGISTERS; /* no buffer to carry the rest: the receiver sees the cut */
+        }
     }
     uint64_t unwrapped = 0;
     unsigned caps = (sender->ipc_flags & IPC_FAULT) ? 0 : transfer_caps(sender, receiver, info, grant, ep, &unwrapped);

@@ -396,7 +396,6 @@ bool root_task_create(void)
     t->ipc_buffer_frame.cap = cap_derive(&ipc->cap);
     cdt_insert(ipc, &t->ipc_buffer_frame);
     t->ipc_buffer_va = KEEL_ROOT_IPC_BUFFER;
-    t->ipc_buffer = phys_to_virt(ipc->cap.obj);
     sched_wake(t);
 
     uint64_t ram = 0;

@@ -117,27 +117,36 @@ void sched_forget_current(struct tcb *t)
     }
 }
 
+/* The current thread, if still runnable and not queued (preempted, yielded, its slice over, moved
+ * to another CPU, or woken while schedule() was choosing), goes back in a run queue. Preempted:
+ * first among equals; otherwise the back of the line; another CPU's: queued there. */
+static inline __attribute__((always_inline)) void requeue_current(struct percpu *c)
+{
+    struct tcb *t = c->current;
+    if (!t || t->state != TS_RUNNING || t->in_run_queue)
+        return;
+    struct percpu *h = home(t);
+    runq_push(&h->rq, t, h == c && !c->slice_expired);
+    if (h != c)
+        smp_reschedule(h->index);
+}
+
 void schedule(void)
 {
     struct percpu *c = this_cpu();
-    struct tcb *prev = c->current;
     c->need_resched = false;
-    if (prev && prev->state == TS_RUNNING && !prev->in_run_queue) {
-        /* Preempted by a higher priority thread: resume first among equals. Slice over or
-         * yielded: go to the back of the line. Moved to another CPU: queue it there. */
-        struct percpu *h = home(prev);
-        runq_push(&h->rq, prev, h == c && !c->slice_expired);
-        if (h != c)
-            smp_reschedule(h->index);
-    }
+    requeue_current(c);
     c->slice_expired = false;
     for (;;) {
         struct tcb *next = runq_highest(&c->rq);
         if (next) {
             runq_remove(&c->rq, next);
             if (!arch_switch_to(c->current, next)) {
-                /* No usable address space: the thread cannot run (it gets a NO_VSPACE fault). */
+                /* No usable address space: the thread cannot run (it gets a NO_VSPACE fault).
+                 * That fault may wake the thread still current here, which blocked just now:
+                 * sched_wake leaves the current thread to us, so look at it again. */
                 tcb_stop_unrunnable(next);
+                requeue_current(c);
                 continue;
             }
             c->current = next;

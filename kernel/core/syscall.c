@@ -36,7 +36,7 @@ static int lookup_extra_caps(struct invocation *inv)
 {
     if (!inv->extra_caps)
         return 0;
-    struct keel_ipc_buffer *b = inv->caller->ipc_buffer;
+    struct keel_ipc_buffer *b = tcb_ipc_buffer(inv->caller);
     if (!b)
         return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); /* caps travel in the IPC buffer */
     for (unsigned i = 0; i < inv->extra_caps; i++) {

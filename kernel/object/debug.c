@@ -1,5 +1,6 @@
 /* The debug capability: kernel introspection for tests, benchmarks and the shell. */
 #include "object/debug.h"
+#include "object/tcb.h"
 #include "arch/apic.h"
 #include "arch/cpu.h"
 #include "arch/x86.h"
@@ -48,7 +49,7 @@ int debug_invoke(struct invocation *inv)
         struct percpu *c = inv_arg(inv, 0) < MAX_CPUS ? cpu_get((uint32_t)inv_arg(inv, 0)) : 0;
         if (!c || !c->self)
             return inv_fail(inv, KEEL_E_RANGE, 3, 0, 0, cpus_online - 1);
-        if (!inv->caller->ipc_buffer)
+        if (!tcb_ipc_buffer(inv->caller))
             return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0);
         const struct tlb_counters *t = &c->tlb;
         const uint64_t v[KEEL_TLB_COUNTER_WORDS] = {

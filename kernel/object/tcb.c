@@ -102,7 +102,6 @@ void tcb_destroy_begin(struct tcb *t)
             t->reply->caller = 0;
         t->reply = 0;
     }
-    t->ipc_buffer = 0;
 }
 
 void tcb_destroy_end(struct tcb *t)
@@ -124,14 +123,6 @@ static void set_internal_cap(struct cte *internal, struct cte *src)
     cap_delete(internal);
     internal->cap = cap_derive(&src->cap);
     cdt_insert(src, internal);
-}
-
-static void set_ipc_buffer(struct tcb *t, uint64_t va)
-{
-    t->ipc_buffer_va = va;
-    t->ipc_buffer = t->ipc_buffer_frame.cap.type == KEEL_OBJ_FRAME_4K
-                        ? phys_to_virt(t->ipc_buffer_frame.cap.obj)
-                        : 0;
 }
 
 static void set_priority(struct tcb *t, uint8_t prio)
@@ -223,7 +214,7 @@ static int configure(struct invocation *inv, struct tcb *t)
     set_internal_cap(&t->fault_endpoint, fault);
     if (buffer) {
         set_internal_cap(&t->ipc_buffer_frame, buffer);
-        set_ipc_buffer(t, va);
+        t->ipc_buffer_va = va;
     }
     return 0;
 }
@@ -280,7 +271,7 @@ static int read_registers(struct invocation *inv, struct tcb *t)
 {
     if (t == inv->caller)
         return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); /* its registers are in flux */
-    if (!inv->caller->ipc_buffer)
+    if (!tcb_ipc_buffer(inv->caller))
         return inv_fail(inv, KEEL_E_ILLEGAL_OPERATION, 0, 0, 0, 0); /* 20 words need an IPC buffer */
     const struct user_context *c = &t->ctx;
     const uint64_t r[KEEL_USER_REGS_WORDS] = {
@@ -331,7 +322,7 @@ int tcb_invoke(struct invocation *inv)
             set_internal_cap(&t->ipc_buffer_frame, frame);
         else
             cap_delete(&t->ipc_buffer_frame);
-        set_ipc_buffer(t, va);
+        t->ipc_buffer_va = va;
         return 0;
     }
     case KEEL_TCB_READ_REGISTERS:

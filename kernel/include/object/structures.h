@@ -91,7 +91,6 @@ struct tcb {
     struct reply *reply;              /* Recv: the reply object offered; Call: the one bound to us */
     struct notification *bound_notification;
     uint64_t ipc_buffer_va;
-    struct keel_ipc_buffer *ipc_buffer; /* kernel mapping of the IPC buffer frame, or NULL */
     uint64_t fault_label;             /* a pending fault message (IPC_FAULT) */
     uint64_t fault_mr[4];
     struct tcb *all_next, *all_prev;  /* every live TCB, for the invariant checker and ps */

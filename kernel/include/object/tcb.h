@@ -1,10 +1,21 @@
 #ifndef KEEL_OBJECT_TCB_H
 #define KEEL_OBJECT_TCB_H
 
+#include "arch/layout.h"
 #include "ipc.h"
 #include "object/structures.h"
 
 extern struct tcb *tcb_list; /* every live TCB */
+
+/* The kernel's view of a thread's IPC buffer: the 4 KiB frame its internal cap names, through the
+ * direct map, or NULL. Derived from the cap at every use, never cached: a cached pointer outlived
+ * the cap when the frame was revoked, and ReadRegisters then wrote into freed memory (found by the
+ * host fuzzer, test/fuzz/objects). */
+static inline struct keel_ipc_buffer *tcb_ipc_buffer(const struct tcb *t)
+{
+    const struct cap *frame = &t->ipc_buffer_frame.cap;
+    return frame->type == KEEL_OBJ_FRAME_4K ? phys_to_virt(frame->obj) : 0;
+}
 
 void tcb_init(struct tcb *t);
 /* Destruction in two steps around the deletion of its internal caps (done by cap_delete, which

@@ -272,14 +272,10 @@ static void op_set_ipc_buffer(uint8_t a, uint8_t b, uint8_t c)
 /* ---- operations by the other threads ---- */
 
 /* The IPC buffer as the thread's own code sees it: the frame its TCB's buffer cap names, which
- * it has mapped. Not t->ipc_buffer: that is the kernel's pointer, which may outlive the frame
- * (the harness must not be the first to write through a stale one; the kernel may). */
+ * it has mapped (the kernel derives its view from the same cap: tcb_ipc_buffer). */
 static struct keel_ipc_buffer *user_buffer(struct tcb *t)
 {
-    const struct cap *c = &t->ipc_buffer_frame.cap;
-    if (c->type != KEEL_OBJ_FRAME_4K || (void *)t->ipc_buffer != phys_to_virt(c->obj))
-        return 0;
-    return t->ipc_buffer;
+    return tcb_ipc_buffer(t);
 }
 
 /* The message a thread sends: label, length (past 4 words only with IPC buffers), maybe a cap. */

@@ -170,7 +170,7 @@ uint64_t world_root_call(uint64_t cptr, uint64_t label, unsigned n, const uint64
     for (unsigned i = 0; i < n; i++)
         msg_set(r, i, mr[i]);
     for (unsigned i = 0; i < ncaps; i++)
-        r->ipc_buffer->caps[i] = caps[i];
+        tcb_ipc_buffer(r)->caps[i] = caps[i];
     world_syscall(r, KEEL_SYS_CALL, cptr, keel_msginfo(label, ncaps, n), 0);
     uint64_t info = r->ctx.rax;
     world_note(" -> %s %lu", keel_msg_is_error(info) ? "error" : "ok",
@@ -245,7 +245,9 @@ void world_reset(void)
 
     world_root_thread[0] = boot_thread(a + (16u << 10), 0, &boot_root_tcb[0]);
     world_root_thread[1] = boot_thread(a + (18u << 10), 1, &boot_root_tcb[1]);
-    world_root_thread[0]->ipc_buffer = (struct keel_ipc_buffer *)(a + (20u << 10));
+    /* Its IPC buffer: a frame cap in its TCB's buffer slot, as the kernel finds it (tcb_ipc_buffer). */
+    struct cap buffer = { .type = KEEL_OBJ_FRAME_4K, .rights = KEEL_RIGHTS_ALL, .obj = sim_phys(a + (20u << 10)) };
+    install(0, &world_root_thread[0]->ipc_buffer_frame, buffer);
 
     install(&boot_cnode, &world_slots[SLOT_CNODE], cap_derive(&boot_cnode.cap));
     install(&boot_root_tcb[0], &world_slots[SLOT_ROOT_TCB], cap_derive(&boot_root_tcb[0].cap));
