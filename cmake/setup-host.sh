@@ -3,7 +3,7 @@
 # missing. Idempotent, and quiet when everything is already there.
 set -euo pipefail
 packages=(cmake ninja-build clang lld llvm qemu-system-x86 grub-common grub-pc-bin grub-efi-amd64-bin
-          xorriso mtools ovmf bochs bochsbios vgabios git)
+          xorriso mtools ovmf bochs bochsbios vgabios git gdb)
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
 export DEBIAN_FRONTEND=noninteractive

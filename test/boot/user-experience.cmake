@@ -22,3 +22,9 @@ set_tests_properties(boot.qemu.tty PROPERTIES TIMEOUT 120 LABELS boot)
 add_test(NAME boot.keel.manifest_extra COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/manifest-extra.sh
          --build-dir ${CMAKE_BINARY_DIR})
 set_tests_properties(boot.keel.manifest_extra PROPERTIES TIMEOUT 120 LABELS boot)
+
+# docs/debugging.md's gdb session, run by gdb in batch mode against boot/qemu --gdb with
+# boot/keel-gdb.py (a breakpoint in one named process, its backtrace, a step, a kernel breakpoint,
+# keel-ps, keel-bt).
+add_test(NAME boot.gdb.session COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gdb-session.sh --build-dir ${CMAKE_BINARY_DIR})
+set_tests_properties(boot.gdb.session PROPERTIES TIMEOUT 120 LABELS boot)
