@@ -3,25 +3,31 @@
 #               -- BOOT/QEMU ARGS
 # Boots an image of build directory DIR (default: boot/qemu's, build/) through boot/qemu, then
 # checks the exit status and the serial log. --until ends the boot as soon as the serial log
-# matches REGEX, with status 0 (a boot that keeps running, like the shell image, need not wait
-# for its --timeout); if it ends by itself first, its own status counts.
+# matches REGEX (every REGEX, when given several times), with status 0 (a boot that keeps running,
+# like the shell image, need not wait for its --timeout); if it ends by itself first, its own
+# status counts.
 set -uo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-want_status=0 expects=() rejects=() build_dir=() until=""
+want_status=0 expects=() rejects=() build_dir=() untils=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-dir) build_dir=(--build-dir "$2"); shift 2 ;;
     --status) want_status=$2; shift 2 ;;
     --expect) expects+=("$2"); shift 2 ;;
     --reject) rejects+=("$2"); shift 2 ;;
-    --until) until=$2; shift 2 ;;
+    --until) untils+=("$2"); shift 2 ;;
     --) shift; break ;;
     *) echo "check-boot: unknown option $1" >&2; exit 64 ;;
   esac
 done
 log=$(mktemp "${TMPDIR:-/tmp}/keel-serial.XXXXXX")
 trap 'rm -f "$log"' EXIT
-if [ -z "$until" ]; then
+# every --until pattern in the log so far
+reached_all() {
+  local re
+  for re in "${untils[@]}"; do tr -d '\r' <"$log" | grep -aEq -- "$re" || return 1; done
+}
+if [ "${#untils[@]}" = 0 ]; then
   "$here/boot/qemu" "${build_dir[@]}" --no-build --headless --serial-log "$log" "$@" </dev/null >/dev/null 2>"$log.err"
   status=$?
 else
@@ -31,7 +37,7 @@ else
     >/dev/null 2>"$log.err" &
   pid=$! reached=0
   while kill -0 "$pid" 2>/dev/null; do
-    if tr -d '\r' <"$log" | grep -aEq -- "$until"; then
+    if reached_all; then
       reached=1
       kill -TERM -- "-$pid" 2>/dev/null
       break
