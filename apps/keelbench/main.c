@@ -1,5 +1,5 @@
 /* keelbench: the root task of the keel-bench image. Sets up its console (COM1 through an I/O port
- * cap, so a release kernel without DebugPutChar still prints), a second VSpace running this image,
+ * cap: a console of its own, off the kernel's lock while it measures), a second VSpace running this image,
  * finds out whether the TSC counts instructions (QEMU -icount), runs every benchmark group, prints
  * a table and one `BENCH {json}` line per result, then `BENCH-DONE`, and ends the emulator.
  *
@@ -28,7 +28,7 @@ uint64_t bench_done;
 static struct bench_result results[BENCH_MAX_RESULTS];
 static unsigned nresults;
 
-/* ---- Console: COM1 directly when we can have the ports, else DebugPutChar ---- */
+/* ---- Console: COM1 directly when we can have the ports, else the Log cap (the kernel console) ---- */
 #define COM1 0x3f8
 
 
@@ -468,13 +468,13 @@ int main(struct keel_bootinfo *bi)
     if (!bi)
         finish(1);
     bench_bi = bi;
-    /* As init's root-like child the serial driver owns COM1: print through the kernel's console
-     * (DebugPutChar) when the kernel has one, and only share the UART with the driver when not. */
+    /* As init's root-like child the serial driver owns COM1: print through the kernel console
+     * (the Log cap init gave it, every build) instead of sharing the UART with the driver. */
     bool child = keel_bootinfo_is_child(bi);
-    bool serial = !(child && keel_bootinfo_has(bi, KEEL_FEATURE_DEBUG_KERNEL)) && setup_console();
+    bool serial = !child && setup_console();
     if (child)
         keel_printf("keelbench: run by init inside the running system: other processes add noise\n");
-    keel_printf("keelbench: console %s\n", serial ? "COM1 (I/O port cap)" : "DebugPutChar");
+    keel_printf("keelbench: console %s\n", serial ? "COM1 (I/O port cap)" : "the kernel console (Log cap)");
 
     char forced[8];
     if (cmdline_has("icount", forced, sizeof forced))

@@ -6,7 +6,7 @@
  * KEEL_BOOTINFO_CHILD), it runs inside a live system: it exits with the number of failed tests
  * (at most 125) and leaves the machine running, and the tests that need what the system's own
  * processes hold skip with the reason. Output goes through keel_printf to the kernel console
- * (DebugPutChar: the serial line in debug kernels).
+ * (through its Log cap: the serial line, in every build).
  *
  * Command line (the kernel's, or the child's BootInfo's): keeltest=SUBSTRING runs only the tests
  * whose name contains it. */
