@@ -100,6 +100,10 @@ static void elf_seeds(void)
     for (unsigned i = 0; i < 16; i++)
         elf_phdr(i, 1, i ? 4 : 5, 0x400, 0x400400 + 0x1000ull * i, 0x10, 0x10);
     elf_check_and_seed("16-segments", 0x410);
+    elf_header(0x400400, 17);
+    for (unsigned i = 0; i < 17; i++)
+        elf_phdr(i, 1, i ? 4 : 5, 0x400, 0x400400 + 0x1000ull * i, 0x10, 0x10);
+    seed("elf", "17-segments", elf, 0x410);
     /* Near-misses: W+X, and segments sharing a page. */
     elf_header(0x400000, 1);
     elf_phdr(0, 1, 7, 0, 0x400000, 0x100, 0x100);
@@ -188,6 +192,10 @@ static void multiboot2_seeds(void)
         mb_module(&mb, 0x400000 + 0x1000 * i, 0x400800 + 0x1000 * i, "m");
     mb_finish(&mb);
     mb_check_and_seed("32-modules");
+    mb.len -= 8; /* reopen: one module more, then the end tag again */
+    mb_module(&mb, 0x300000, 0x300800, "m");
+    mb_finish(&mb);
+    seed("multiboot2", "33-modules", mb.words, mb.len);
     static struct mb_mmap_entry many[MB2_MAX_MMAP];
     for (uint32_t i = 0; i < MB2_MAX_MMAP; i++)
         many[i] = (struct mb_mmap_entry){ 0x100000ull + 0x2000ull * i, 0x1000, MB2_MEM_AVAILABLE };
@@ -195,6 +203,15 @@ static void multiboot2_seeds(void)
     mb_mmap(&mb, many, MB2_MAX_MMAP);
     mb_finish(&mb);
     mb_check_and_seed("128-regions");
+    mb_init(&mb); /* one entry more */
+    mb_begin(&mb, 6);
+    mb_u32(&mb, 24);
+    mb_u32(&mb, 0);
+    for (uint32_t i = 0; i <= MB2_MAX_MMAP; i++)
+        mb_u64(&mb, 0x100000ull + 0x2000ull * i), mb_u64(&mb, 0x1000), mb_u32(&mb, MB2_MEM_AVAILABLE), mb_u32(&mb, 0);
+    mb_end(&mb);
+    mb_finish(&mb);
+    seed("multiboot2", "129-regions", mb.words, mb.len);
 }
 
 /* ---- ACPI: mode byte, RSDP copy (36), then memory from phys 0x1000 (fuzz_acpi.c) ---- */
