@@ -33,9 +33,12 @@ static uint32_t take(struct input *in, unsigned bytes)
     return v;
 }
 
-static int ring_ok(void *ctx) { (void)ctx; return 0; }
-static int wait_hangs(void *ctx) { (void)ctx; return -1; } /* single thread: a wait never ends */
-static const struct keel_channel_ops ops = { ring_ok, wait_hangs, NULL };
+/* Doorbells work until an operation revokes the peer's notification (ring() then fails, as on
+ * Keel when the peer died); a wait would never end in one thread, so it fails too. */
+static bool ring_broken;
+static int ring(void *ctx) { (void)ctx; return ring_broken ? -1 : 0; }
+static int wait_hangs(void *ctx) { (void)ctx; return -1; }
+static const struct keel_channel_ops ops = { ring, wait_hangs, NULL };
 
 /* The honest client's own record of what it submitted, by tag (tags are 0, 1, 2...). */
 struct request {
@@ -129,15 +132,17 @@ static void run_client(struct keel_channel *ch, struct keel_channel_header *h, s
             break;
         }
         default: { /* any other client call that reads the region */
-            uint8_t which = (uint8_t)take(in, 1) % 4;
+            uint8_t which = (uint8_t)take(in, 1) % 5;
             if (which == 0)
                 (void)keel_channel_arm(ch);
             else if (which == 1)
                 client_take(ch, out, keel_channel_reap_wait(ch, out, 8), 8);
             else if (which == 2)
                 (void)keel_channel_status(ch);
-            else
+            else if (which == 3)
                 FUZZ_ASSERT(keel_channel_close(ch) == 0);
+            else
+                ring_broken = true;
             break;
         }
         }
@@ -218,8 +223,10 @@ static void run_server(struct keel_channel *ch, struct keel_channel_header *h, s
             break;
         }
         case 5: { /* the other server calls that read the region */
-            uint8_t which = (uint8_t)take(in, 1) % 3;
-            if (which == 0) {
+            uint8_t which = (uint8_t)take(in, 1) % 4;
+            if (which == 3) {
+                ring_broken = true;
+            } else if (which == 0) {
                 (void)keel_channel_arm(ch);
             } else if (which == 1 && npopped) {
                 popped[npopped - 1].length = take(in, 1);
@@ -262,6 +269,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     FUZZ_ASSERT(keel_channel_init(region, region_size, &cfg) == 0);
     struct keel_channel ch;
+    ring_broken = false;
     if (side == KEEL_CHANNEL_CLIENT) {
         static struct keel_channel_inflight table[16];
         uint32_t n = 1 + ((geometry >> 6) & 3) * 5; /* 1, 6, 11, 16: below, at and above cq_entries */
