@@ -163,6 +163,14 @@ static void check_threads(void)
         CHECK(!t->all_next || t->all_next->all_prev == t, "tcb list links broken at %p", (void *)t);
         CHECK(t->in_run_queue == 0 || t->state == TS_RUNNING, "tcb %p queued to run in state %u", (void *)t,
               t->state);
+        /* A runnable thread is running somewhere or queued to run: otherwise nothing would ever
+         * pick it again (a wake-up of the current thread that schedule() had already passed). */
+        if (t->state == TS_RUNNING && !t->in_run_queue) {
+            bool current = false;
+            for (uint32_t i = 0; i < cpus_online; i++)
+                current |= cpu_get(i)->current == t;
+            CHECK(current, "tcb %p is runnable but neither running nor queued to run (lost)", (void *)t);
+        }
         CHECK(t->cpu < cpus_online, "tcb %p belongs to cpu %u of %u", (void *)t, t->cpu, cpus_online);
         if (t->state == TS_BLOCKED_REPLY)
             CHECK(t->reply && t->reply->caller == t && t->blocked_on == t->reply,
