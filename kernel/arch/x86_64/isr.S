@@ -39,14 +39,18 @@ trap_common:
     swapgs
     push_gprs
     cld
-    mov %rsp, %rdi
+    mov %rsp, %rbx                          /* the frame (the user's RBX is in it already) */
     mov %gs:8, %rsp                         /* PERCPU_KERNEL_RSP */
     xor %ebp, %ebp
 #if KEEL_DEBUG
-    mov %rdi, %rbx                          /* the user's RBX is in the frame already */
-    call trap_note_entry                    /* the EOI check (trap.c) */
     mov %rbx, %rdi
+    call trap_note_entry                    /* the EOI check (trap.c) */
 #endif
+    mov %rbx, %rdi
+    call trap_quick_tick                    /* a tick that needs no lock (trap.c) */
+    test %al, %al
+    jnz return_to_user
+    mov %rbx, %rdi
     call trap_from_user
     jmp return_to_user
 

@@ -5,6 +5,7 @@
 #include "arch/x86.h"
 #include "klib.h"
 #include "log.h"
+#include "object/structures.h"
 #include "panic.h"
 #include "smp.h"
 
@@ -125,6 +126,28 @@ void trap_note_eoi(void)
         panic("EOI check: CPU %u sent an EOI with no interrupt in service (a second EOI for one interrupt)",
               c->index);
     c->eoi_owed = 0;
+}
+
+/* A timer tick from user mode that only counts down the running thread's time slice needs
+ * nothing the big lock guards: the tick count is this CPU's, the slice belongs to the thread
+ * only this CPU runs, and no other CPU can take that thread from it meanwhile (that needs this
+ * CPU's answer, which it gives only with interrupts on or spinning for the lock). So the entry
+ * (isr.S) finishes such a tick here and returns to the thread. Without it every CPU running a
+ * thread took the lock 100 times a second just to count: on a host that preempts emulated CPUs
+ * the lock then waits for the preempted holder of the next ticket so long that every CPU finds
+ * its next tick pending when it gets out, and user code stops for minutes (seen at --smp 4 with
+ * all four CPUs in bkl_wait, a tick in service and the next one pending). The last tick of a
+ * slice, and any tick with a reschedule pending, go the way of every interrupt. */
+bool trap_quick_tick(const struct trap_frame *f)
+{
+    struct percpu *c = this_cpu();
+    struct tcb *t = c->current;
+    if (f->vector != VEC_LAPIC_TIMER || !t || c->need_resched || t->time_slice <= 1)
+        return false;
+    t->time_slice--;
+    c->ticks++;
+    lapic_eoi();
+    return true;
 }
 
 void trap_dispatch(struct trap_frame *f)
