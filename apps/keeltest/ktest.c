@@ -159,3 +159,26 @@ bool kt_wait_flag(volatile int *flag)
     }
     return *flag != 0;
 }
+
+int kt_pinned_thread(void (*fn)(void *), void *arg, uint64_t cpu, struct keel_thread **out)
+{
+    int err = kt_thread_prepare(fn, arg, out);
+    if (!err)
+        err = keel_tcb_set_affinity((*out)->tcb, cpu);
+    return err ? err : keel_thread_start(*out);
+}
+
+bool kt_need_cpus(uint32_t n)
+{
+    if (kt_bi->cpu_count >= n)
+        return true;
+    ktest_skip("needs more CPUs");
+    return false;
+}
+
+void kt_spin(void *spinner)
+{
+    struct kt_spinner *s = spinner;
+    while (!s->stop)
+        s->count++;
+}

@@ -92,6 +92,16 @@ int kt_mint(uint64_t src, uint64_t rights, uint64_t badge, uint64_t *dest);
 int kt_thread(void (*fn)(void *), void *arg, struct keel_thread **out);
 /* Like kt_thread but configured and not started (tcb cptr in (*out)->tcb). */
 int kt_thread_prepare(void (*fn)(void *), void *arg, struct keel_thread **out);
+/* A thread like kt_thread's, pinned to `cpu`, running fn(arg). */
+int kt_pinned_thread(void (*fn)(void *), void *arg, uint64_t cpu, struct keel_thread **out);
+/* True if the machine has at least n CPUs; otherwise marks the test skipped ("needs more CPUs"). */
+bool kt_need_cpus(uint32_t n);
+/* kt_spin(&spinner): count until told to stop (a busy thread for another CPU). */
+struct kt_spinner {
+    volatile uint64_t count;
+    volatile int stop;
+};
+void kt_spin(void *spinner);
 /* Yield until the thread is in `state` (enum keel_thread_state); false after a few seconds. */
 bool kt_wait_state(uint64_t tcb, uint64_t state);
 /* Yield until *flag becomes nonzero; false after a few seconds. */

@@ -103,34 +103,6 @@ static bool patience_left(struct patience *p)
     return true;
 }
 
-static bool need_cpus(uint32_t n)
-{
-    if (kt_bi->cpu_count >= n)
-        return true;
-    ktest_skip("needs more CPUs");
-    return false;
-}
-
-static int pinned_thread(void (*fn)(void *), void *arg, uint64_t cpu, struct keel_thread **out)
-{
-    int err = kt_thread_prepare(fn, arg, out);
-    if (!err)
-        err = keel_tcb_set_affinity((*out)->tcb, cpu);
-    return err ? err : keel_thread_start(*out);
-}
-
-struct spinner {
-    volatile uint64_t count;
-    volatile int stop;
-};
-
-static void spin(void *arg)
-{
-    struct spinner *s = arg;
-    while (!s->stop)
-        s->count++;
-}
-
 static void spin_us(uint64_t us)
 {
     for (uint64_t t0 = kt_now(); kt_now() - t0 < us * kt_bi->tsc_khz / 1000;)
@@ -170,22 +142,22 @@ static bool every_cpu_ticks(const char *when)
 
 /* ---- WriteRegisters racing the interrupts of the CPU that runs the thread ---- */
 
-static struct spinner wr_spin;
+static struct kt_spinner wr_spin;
 
 static __attribute__((noreturn)) void spin_forever(void *arg)
 {
-    struct spinner *s = arg;
+    struct kt_spinner *s = arg;
     for (;;)
         s->count++;
 }
 
 KEEL_TEST(irq_write_registers_of_running_thread)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
-    wr_spin = (struct spinner){ 0 };
+    wr_spin = (struct kt_spinner){ 0 };
     struct keel_thread *t;
-    ASSERT_OK(pinned_thread(spin, &wr_spin, 1, &t));
+    ASSERT_OK(kt_pinned_thread(kt_spin, &wr_spin, 1, &t));
     ASSERT_TRUE(wait_count_moves(&wr_spin.count, 0, 1, "the thread on CPU 1 does not start"));
     struct keel_user_regs regs;
     ASSERT_OK(keel_tcb_read_registers(t->tcb, &regs));
@@ -467,11 +439,11 @@ KEEL_TEST(irq_every_line_and_mode_from_every_cpu)
     uint8_t rtc_a = rtc_read(RTC_A), rtc_b = rtc_read(RTC_B);
     uint32_t ncpu = kt_bi->cpu_count < 4 ? kt_bi->cpu_count : 4;
     /* Spinners on CPUs 1.. run in this VSpace: each Unmap below is a shootdown to them. */
-    static struct spinner spinners[3];
+    static struct kt_spinner spinners[3];
     struct keel_thread *spinner_threads[3];
     for (uint32_t cpu = 1; cpu < ncpu; cpu++) {
-        spinners[cpu - 1] = (struct spinner){ 0 };
-        ASSERT_OK(pinned_thread(spin, &spinners[cpu - 1], cpu, &spinner_threads[cpu - 1]));
+        spinners[cpu - 1] = (struct kt_spinner){ 0 };
+        ASSERT_OK(kt_pinned_thread(kt_spin, &spinners[cpu - 1], cpu, &spinner_threads[cpu - 1]));
     }
     /* One router thread, moved to each CPU in turn and started afresh there. */
     static struct keel_thread router;

@@ -8,40 +8,11 @@
 #define VS KEEL_SLOT_VSPACE
 #define SMP_VA 0x0000004080000000ull
 
-static bool need_cpus(uint32_t n)
-{
-    if (kt_bi->cpu_count >= n)
-        return true;
-    ktest_skip("needs more CPUs");
-    return false;
-}
-
 static struct keel_tlb_counters counters(uint64_t cpu)
 {
     struct keel_tlb_counters c = { 0 };
     keel_debug_tlb_counters(DBG, cpu, &c);
     return c;
-}
-
-/* A thread pinned to `cpu`, running fn(arg). */
-static int pinned_thread(void (*fn)(void *), void *arg, uint64_t cpu, struct keel_thread **out)
-{
-    int err = kt_thread_prepare(fn, arg, out);
-    if (!err)
-        err = keel_tcb_set_affinity((*out)->tcb, cpu);
-    return err ? err : keel_thread_start(*out);
-}
-
-struct spinner {
-    volatile uint64_t count;
-    volatile int stop;
-};
-
-static void spin(void *arg)
-{
-    struct spinner *s = arg;
-    while (!s->stop)
-        s->count++;
 }
 
 KEEL_TEST(smp_cpu_count_and_affinity_range)
@@ -51,9 +22,9 @@ KEEL_TEST(smp_cpu_count_and_affinity_range)
     EXPECT_OK(keel_debug_tlb_counters(DBG, kt_bi->cpu_count - 1, &c));
     EXPECT_ERR(keel_debug_tlb_counters(DBG, kt_bi->cpu_count, &c), KEEL_E_RANGE);
     EXPECT_DETAIL(2, kt_bi->cpu_count - 1);
-    static struct spinner idle;
+    static struct kt_spinner idle;
     struct keel_thread *t;
-    ASSERT_OK(kt_thread_prepare(spin, &idle, &t));
+    ASSERT_OK(kt_thread_prepare(kt_spin, &idle, &t));
     EXPECT_ERR(keel_tcb_set_affinity(t->tcb, kt_bi->cpu_count), KEEL_E_RANGE);
     EXPECT_OK(keel_tcb_set_affinity(t->tcb, kt_bi->cpu_count - 1));
     struct keel_tcb_info info;
@@ -63,13 +34,13 @@ KEEL_TEST(smp_cpu_count_and_affinity_range)
 
 KEEL_TEST(smp_threads_run_in_parallel)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     /* A spinner on CPU 1 makes progress while this thread (CPU 0) never blocks or yields. */
-    static struct spinner s;
-    s = (struct spinner){ 0 };
+    static struct kt_spinner s;
+    s = (struct kt_spinner){ 0 };
     struct keel_thread *t;
-    ASSERT_OK(pinned_thread(spin, &s, 1, &t));
+    ASSERT_OK(kt_pinned_thread(kt_spin, &s, 1, &t));
     uint64_t seen = 0;
     for (uint64_t t0 = kt_now(); seen < 1000 && kt_patient(t0);)
         seen = s.count;
@@ -101,14 +72,14 @@ static void echo_server(void *arg)
 
 KEEL_TEST(smp_ipc_across_cpus)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     static struct server sv;
     sv = (struct server){ 0 };
     ASSERT_OK(kt_new(KEEL_OBJ_ENDPOINT, 0, &sv.ep));
     ASSERT_OK(kt_new(KEEL_OBJ_REPLY, 0, &sv.reply));
     struct keel_thread *t;
-    ASSERT_OK(pinned_thread(echo_server, &sv, kt_bi->cpu_count - 1, &t));
+    ASSERT_OK(kt_pinned_thread(echo_server, &sv, kt_bi->cpu_count - 1, &t));
     for (unsigned i = 1; i <= 500; i++) {
         struct keel_msg m = keel_msg_make(i, 1);
         m.mr[0] = i * 3;
@@ -136,7 +107,7 @@ static void wait_once(void *arg)
 
 KEEL_TEST(smp_notification_wakes_other_cpu)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     static struct waiter w;
     w = (struct waiter){ 0 };
@@ -144,7 +115,7 @@ KEEL_TEST(smp_notification_wakes_other_cpu)
     ASSERT_OK(kt_new(KEEL_OBJ_NOTIFICATION, 0, &w.ntfn));
     ASSERT_OK(kt_mint(w.ntfn, KEEL_RIGHTS_ALL, 0x5, &badged));
     struct keel_thread *t;
-    ASSERT_OK(pinned_thread(wait_once, &w, 1, &t));
+    ASSERT_OK(kt_pinned_thread(wait_once, &w, 1, &t));
     ASSERT_TRUE(kt_wait_state(t->tcb, KEEL_THREAD_BLOCKED_NOTIFICATION));
     ASSERT_OK(keel_signal(badged));
     ASSERT_TRUE(kt_wait_flag(&w.done));
@@ -186,16 +157,16 @@ KEEL_TEST(smp_unmap_in_one_cpu_vspace_sends_no_ipi)
 
 KEEL_TEST(smp_unmap_interrupts_only_cpus_running_the_vspace)
 {
-    if (!need_cpus(4))
+    if (!kt_need_cpus(4))
         return;
     /* A thread of our VSpace spins on CPU 2: one unmap sends exactly one IPI, to CPU 2. */
     uint64_t f;
     ASSERT_OK(map_scratch(&f));
     *(volatile uint64_t *)SMP_VA = 1;
-    static struct spinner s;
-    s = (struct spinner){ 0 };
+    static struct kt_spinner s;
+    s = (struct kt_spinner){ 0 };
     struct keel_thread *t;
-    ASSERT_OK(pinned_thread(spin, &s, 2, &t));
+    ASSERT_OK(kt_pinned_thread(kt_spin, &s, 2, &t));
     for (uint64_t t0 = kt_now(); s.count < 1000 && kt_patient(t0);)
         ;
     ASSERT_TRUE(s.count >= 1000);
@@ -216,15 +187,15 @@ KEEL_TEST(smp_unmap_interrupts_only_cpus_running_the_vspace)
 
 KEEL_TEST(smp_migrated_thread_stale_cpu_flushes_lazily)
 {
-    if (!need_cpus(4))
+    if (!kt_need_cpus(4))
         return;
     uint64_t f;
     ASSERT_OK(map_scratch(&f));
-    static struct spinner s;
-    s = (struct spinner){ 0 };
+    static struct kt_spinner s;
+    s = (struct kt_spinner){ 0 };
     struct keel_thread *t;
     /* Run on CPU 1 (CPU 1 joins the VSpace's set), then move to CPU 3: CPU 1 idles. */
-    ASSERT_OK(pinned_thread(spin, &s, 1, &t));
+    ASSERT_OK(kt_pinned_thread(kt_spin, &s, 1, &t));
     for (uint64_t t0 = kt_now(); s.count < 1000 && kt_patient(t0);)
         ;
     ASSERT_TRUE(s.count >= 1000);
@@ -305,7 +276,7 @@ static void read_loop(void *arg)
 
 KEEL_TEST(smp_remap_never_leaves_a_stale_translation)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     uint64_t a, b, ep, reply;
     ASSERT_OK(map_scratch(&a));
@@ -359,7 +330,7 @@ static void write_loop(void *arg)
 
 KEEL_TEST(smp_remap_read_only_stops_writes_on_other_cpus)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     uint64_t f, ep, reply;
     ASSERT_OK(map_scratch(&f));
@@ -400,11 +371,11 @@ KEEL_TEST(smp_debug_hold_lock_checks_and_short_hold)
     EXPECT_DETAIL(1, 1);
     EXPECT_DETAIL(2, 10000);
     EXPECT_ERR(keel_debug_hold_lock(DBG, 10001), KEEL_E_RANGE);
-    static struct spinner s;
-    s = (struct spinner){ 0 };
+    static struct kt_spinner s;
+    s = (struct kt_spinner){ 0 };
     struct keel_thread *t = 0;
     if (kt_bi->cpu_count >= 2)
-        ASSERT_OK(pinned_thread(spin, &s, 1, &t)); /* its timer ticks wait for the lock */
+        ASSERT_OK(kt_pinned_thread(kt_spin, &s, 1, &t)); /* its timer ticks wait for the lock */
     uint64_t t0 = kt_now();
     EXPECT_OK(keel_debug_hold_lock(DBG, 50));
     EXPECT_TRUE(kt_now() - t0 >= 50 * (info.tsc_khz ? info.tsc_khz : 1) / 2);
@@ -426,7 +397,7 @@ static void hold_lock_5s(void *arg)
  * naming CPU 1 as the holder. Reaching the end is the failure. */
 KEEL_TEST(panic_lock_watchdog)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     static volatile int holding;
     struct keel_thread *t;
@@ -469,7 +440,7 @@ static void io_spinner(void *arg)
 
 KEEL_TEST(smp_ioport_bind_and_delete_reach_other_cpus)
 {
-    if (!need_cpus(2))
+    if (!kt_need_cpus(2))
         return;
     uint64_t io, ep, reply;
     ASSERT_OK(kt_slot(&io));
