@@ -88,7 +88,10 @@ static struct advance advance_over_50ms(const struct percpu *c)
 
 static const char *const mbox_names[] = { "?", "flush", "evict", "forget", "I/O port" };
 
-static const char *mbox_name(const struct percpu *c) { return mbox_names[c->mbox.kind < 5 ? c->mbox.kind : 0]; }
+static const char *mbox_name(const struct percpu *c)
+{
+    return mbox_names[c->mbox.kind < ARRAY_SIZE(mbox_names) ? c->mbox.kind : 0];
+}
 
 /* What CPU `h` (the holder, or the CPU whose ticket is being served) is doing, in words. */
 static void describe_cpu(const struct percpu *h)

@@ -32,6 +32,13 @@ static inline bool sched_has_peer(const struct percpu *c, const struct tcb *t)
     return c->rq.words && runq_highest(&c->rq)->priority >= t->priority;
 }
 void sched_tick(void);
+/* Would sched_tick only count down the running thread's slice (no slice end, no reschedule
+ * pending)? Such a tick needs nothing the big lock guards: the entry finishes it without the lock
+ * (trap_quick_tick). Reads only this CPU's state and its running thread's slice. */
+static inline bool sched_tick_only_counts(const struct percpu *c)
+{
+    return c->current && !c->need_resched && c->current->time_slice > 1;
+}
 /* Picks the thread to run next and switches to it; idles (interrupts on) when there is none.
  * Called before every return to user mode when a reschedule is pending. */
 void schedule(void);

@@ -93,15 +93,8 @@ void tcb_stop_unrunnable(struct tcb *t)
 
 void tcb_destroy_begin(struct tcb *t)
 {
-    tcb_suspend(t);
+    tcb_suspend(t); /* off every queue and reply object: an INACTIVE thread holds none */
     notification_unbind(t);
-    if (t->reply) { /* a reply object still names us */
-        if (t->reply->receiver == t)
-            t->reply->receiver = 0;
-        if (t->reply->caller == t)
-            t->reply->caller = 0;
-        t->reply = 0;
-    }
 }
 
 void tcb_destroy_end(struct tcb *t)

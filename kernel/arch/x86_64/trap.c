@@ -5,8 +5,8 @@
 #include "arch/x86.h"
 #include "klib.h"
 #include "log.h"
-#include "object/structures.h"
 #include "panic.h"
+#include "sched.h"
 #include "smp.h"
 
 static irq_handler_fn handlers[256];
@@ -138,15 +138,11 @@ void trap_note_eoi(void)
  * its next tick pending when it gets out, and user code stops for minutes (seen at --smp 4 with
  * all four CPUs in bkl_wait, a tick in service and the next one pending). The last tick of a
  * slice, and any tick with a reschedule pending, go the way of every interrupt. */
-bool trap_quick_tick(const struct trap_frame *f)
+bool trap_quick_tick(struct trap_frame *f)
 {
-    struct percpu *c = this_cpu();
-    struct tcb *t = c->current;
-    if (f->vector != VEC_LAPIC_TIMER || !t || c->need_resched || t->time_slice <= 1)
+    if (f->vector != VEC_LAPIC_TIMER || !sched_tick_only_counts(this_cpu()))
         return false;
-    t->time_slice--;
-    c->ticks++;
-    lapic_eoi();
+    handlers[f->vector](f); /* the timer's own handler: the tick count, the EOI, the countdown */
     return true;
 }
 

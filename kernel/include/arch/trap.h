@@ -44,7 +44,7 @@ void trap_describe_error(uint64_t vector, uint64_t error, char *buf, unsigned lo
 void trap_dispatch(struct trap_frame *f);
 /* From user mode, before the big lock: true if `f` was a timer tick finished here (it only
  * counted down the running thread's slice), so the thread resumes at once. */
-bool trap_quick_tick(const struct trap_frame *f);
+bool trap_quick_tick(struct trap_frame *f);
 
 /* The debug EOI check (trap.c; docs/smp.md "The EOI rule"). isr.S calls trap_note_entry on every
  * entry through trap_common in debug kernels: it records an interrupt that needs an EOI (and
