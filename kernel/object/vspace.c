@@ -27,14 +27,6 @@ static inline void invpcid(uint64_t type, uint64_t pcid, uint64_t va)
     this_cpu()->tlb.invpcid[type & 3]++;
 }
 
-uint64_t vspace_root_of(const struct tcb *t)
-{
-    const struct cap *c = &t->vspace_root.cap;
-    if (c->type != KEEL_OBJ_PML4 || !vspace_of_cap(c)->asid)
-        return 0;
-    return virt_to_phys((const void *)c->obj);
-}
-
 void vspace_init_root(uint64_t *pml4)
 {
     const uint64_t *kernel = phys_to_virt(paging_kernel_root());

@@ -5,6 +5,7 @@
 
 #include "arch/cpu.h"
 #include "arch/features.h"
+#include "arch/layout.h"
 #include "arch/x86.h"
 #include "ipc.h"
 #include "object/structures.h"
@@ -51,7 +52,13 @@ void vspace_check_root(const struct percpu *c, const struct vspace *vs, bool kep
 #endif
 
 /* Physical address of the thread's VSpace root if it can run in it, or 0. */
-uint64_t vspace_root_of(const struct tcb *t);
+static inline uint64_t vspace_root_of(const struct tcb *t)
+{
+    const struct cap *c = &t->vspace_root.cap;
+    if (c->type != KEEL_OBJ_PML4 || !vspace_of_cap(c)->asid)
+        return 0;
+    return virt_to_phys((const void *)c->obj);
+}
 static inline bool vspace_usable(const struct tcb *t) { return vspace_root_of(t) != 0; }
 /* Loads `t`'s VSpace on this CPU (PCID-tagged when enabled, flushing only when needed). */
 void vspace_activate_thread(const struct tcb *t);

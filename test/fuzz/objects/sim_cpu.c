@@ -199,14 +199,6 @@ _Noreturn void arch_return_to_user(void) { abort(); }
 
 /* ---- VSpaces: only the root's existence and ASID matter to the object layer ---- */
 
-uint64_t vspace_root_of(const struct tcb *t)
-{
-    const struct cap *c = &t->vspace_root.cap;
-    if (c->type != KEEL_OBJ_PML4 || !vspace_of_cap(c)->asid)
-        return 0;
-    return virt_to_phys((const void *)c->obj);
-}
-
 void vspace_init_root(uint64_t *pml4)
 {
     memset(pml4, 0, 1u << KEEL_PML4_SIZE_BITS);
